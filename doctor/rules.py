@@ -1,0 +1,377 @@
+"""Compatibility rules as declarations.
+
+A tool module in recipes/ reads like spack's package files:
+
+    conflicts(when=on_macos(), msg="flash-attn is CUDA-only", fix="use SDPA", source="https://...")
+
+but every call just returns a frozen `Rule`; there is no metaclass and no
+registry behind it. A rule's `when` is a `Cond`, a small predicate over the
+facts that knows how to describe itself (for `aidoctor explain`) and answers
+True, False or None. None means a fact it needs is unknown, and the rule then
+makes the verdict `unknown` with the missing facts named, never a guess.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from .facts import Machine, canonical_name, parse_version
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    CAVEATS = "caveats"
+    BUILD = "build"  # needs a source build (or a wheel from outside the package index)
+    UNKNOWN = "unknown"
+    UNSUPPORTED = "unsupported"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def usable(self) -> bool:
+        return self in (Status.OK, Status.CAVEATS)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_RANK = {Status.OK: 0, Status.CAVEATS: 1, Status.BUILD: 2, Status.UNKNOWN: 3, Status.UNSUPPORTED: 4}
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    return max(statuses, key=lambda s: s.rank, default=Status.OK)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a rule sees: the machine, and the version of the tool being judged.
+
+    `version` is the installed version, or, for a tool that is not installed,
+    the release that would be installed (None when that is not known).
+    """
+
+    machine: Machine
+    version: Version | None = None
+    installed: bool = False
+
+
+Test = Callable[[Ctx], "bool | None"]
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A three-valued predicate with a human description and the facts it reads."""
+
+    text: str
+    test: Test
+    needs: frozenset[str] = frozenset()
+
+    def __call__(self, ctx: Ctx) -> bool | None:
+        return self.test(ctx)
+
+    def __and__(self, other: Cond) -> Cond:
+        def both(ctx: Ctx) -> bool | None:
+            results = (self(ctx), other(ctx))
+            if False in results:
+                return False
+            return None if None in results else True
+
+        return Cond(f"{self.text} and {other.text}", both, self.needs | other.needs)
+
+    def __or__(self, other: Cond) -> Cond:
+        def either(ctx: Ctx) -> bool | None:
+            results = (self(ctx), other(ctx))
+            if True in results:
+                return True
+            return None if None in results else False
+
+        return Cond(f"({self.text} or {other.text})", either, self.needs | other.needs)
+
+    def __invert__(self) -> Cond:
+        def negated(ctx: Ctx) -> bool | None:
+            result = self(ctx)
+            return None if result is None else not result
+
+        return Cond(f"not ({self.text})", negated, self.needs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    status: Status
+    when: Cond
+    msg: str
+    fix: str | None
+    source: str
+
+    def __post_init__(self) -> None:
+        if not self.source.startswith("https://"):
+            raise ValueError(f"rule {self.msg!r} needs a source link, got {self.source!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tool:
+    """One training tool: how to find it installed, how to get it, and when it cannot work."""
+
+    id: str
+    dist: str  # distribution name as installed (and on the package index when on_index)
+    summary: str
+    rules: tuple[Rule, ...]
+    install: str  # the plain install command where a wheel exists
+    on_index: bool = True  # False: not on the package index; rules alone say how to get it
+    alternative: str | None = None  # what to use where this tool cannot work
+    homepage: str | None = None
+
+    @property
+    def dist_name(self) -> str:
+        return canonical_name(self.dist)
+
+
+# -- rule constructors: read like declarations in a tool module --
+
+
+def conflicts(*, when: Cond, msg: str, fix: str | None, source: str) -> Rule:
+    """When `when` holds, the tool cannot work here."""
+    return Rule(status=Status.UNSUPPORTED, when=when, msg=msg, fix=fix, source=source)
+
+
+def requires(cond: Cond, *, msg: str, fix: str | None, source: str) -> Rule:
+    """The tool cannot work unless `cond` holds."""
+    return Rule(status=Status.UNSUPPORTED, when=~cond, msg=msg, fix=fix, source=source)
+
+
+def needs_build(*, when: Cond, msg: str, fix: str | None, source: str) -> Rule:
+    """When `when` holds, the tool works only from a source build or a wheel from outside the index."""
+    return Rule(status=Status.BUILD, when=when, msg=msg, fix=fix, source=source)
+
+
+def caveat(*, when: Cond, msg: str, fix: str | None, source: str) -> Rule:
+    """When `when` holds, the tool works, with a limitation worth knowing."""
+    return Rule(status=Status.CAVEATS, when=when, msg=msg, fix=fix, source=source)
+
+
+# -- conditions --
+
+
+def _fact(text: str, needs: str, test: Test) -> Cond:
+    return Cond(text, test, frozenset({needs}))
+
+
+def _in_spec(value: str | Version | None, spec: str) -> bool | None:
+    version = value if isinstance(value, Version) or value is None else parse_version(value)
+    if version is None:
+        return None
+    return SpecifierSet(spec).contains(version, prereleases=True)
+
+
+def spec(text: str) -> str:
+    """Validate a version specifier at declaration time, so a typo fails the tests, not a user."""
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise ValueError(f"bad version specifier {text!r}") from exc
+    return text
+
+
+def always() -> Cond:
+    return Cond("always", lambda ctx: True)
+
+
+def on_linux() -> Cond:
+    return _fact("Linux", "os", lambda ctx: None if ctx.machine.os is None else ctx.machine.os == "linux")
+
+
+def on_macos() -> Cond:
+    return _fact("macOS", "os", lambda ctx: None if ctx.machine.os is None else ctx.machine.os == "darwin")
+
+
+def on_windows() -> Cond:
+    return _fact("Windows", "os", lambda ctx: None if ctx.machine.os is None else ctx.machine.os == "windows")
+
+
+def arch_is(arch: str) -> Cond:
+    return _fact(arch, "arch", lambda ctx: None if ctx.machine.arch is None else ctx.machine.arch == arch)
+
+
+def python(spec_text: str) -> Cond:
+    return _fact(f"Python {spec(spec_text)}", "python", lambda ctx: _in_spec(ctx.machine.python, spec_text))
+
+
+def glibc(spec_text: str) -> Cond:
+    return _fact(f"glibc {spec(spec_text)}", "glibc", lambda ctx: _in_spec(ctx.machine.glibc, spec_text))
+
+
+def macos(spec_text: str) -> Cond:
+    return _fact(f"macOS {spec(spec_text)}", "macos", lambda ctx: _in_spec(ctx.machine.macos, spec_text))
+
+
+def version(spec_text: str) -> Cond:
+    """The version of the tool being judged (installed, or the one that would be installed)."""
+    return Cond(f"version {spec(spec_text)}", lambda ctx: _in_spec(ctx.version, spec_text), frozenset({"version"}))
+
+
+def is_installed() -> Cond:
+    return Cond("installed", lambda ctx: ctx.installed)
+
+
+def installed(dist: str, spec_text: str = "") -> Cond:
+    """Another distribution is installed (in `spec_text`, if given)."""
+    name = canonical_name(dist)
+    label = f"{name} {spec(spec_text)}".strip() + " installed"
+
+    def test(ctx: Ctx) -> bool | None:
+        if ctx.machine.packages is None:
+            return None
+        if name not in ctx.machine.packages:
+            return False
+        return True if not spec_text else _in_spec(ctx.machine.packages[name], spec_text)
+
+    return _fact(label, "packages", test)
+
+
+def jetson() -> Cond:
+    return _fact("a Jetson (L4T)", "jetson", lambda ctx: ctx.machine.is_jetson())
+
+
+def jetpack(spec_text: str) -> Cond:
+    def test(ctx: Ctx) -> bool | None:
+        is_jetson = ctx.machine.is_jetson()
+        if is_jetson is not True:
+            return is_jetson
+        return _in_spec(ctx.machine.jetson.jetpack, spec_text)  # type: ignore[union-attr]
+
+    return _fact(f"JetPack {spec(spec_text)}", "jetson", test)
+
+
+def apple_silicon() -> Cond:
+    return _fact("an Apple silicon Mac", "apple", lambda ctx: ctx.machine.is_apple_silicon())
+
+
+def translated_python() -> Cond:
+    return _fact("Python running under Rosetta 2", "python_translated", lambda ctx: ctx.machine.python_translated)
+
+
+def mps_unusable() -> Cond:
+    def test(ctx: Ctx) -> bool | None:
+        apple = ctx.machine.apple
+        return None if apple is None or apple.mps is None else not apple.mps
+
+    return _fact("MPS not usable", "apple", test)
+
+
+def nvidia_gpu() -> Cond:
+    return _fact("an NVIDIA GPU", "gpus", lambda ctx: ctx.machine.has_nvidia_gpu())
+
+
+def gpu_cc(spec_text: str) -> Cond:
+    """Some NVIDIA GPU's compute capability is in `spec_text` (False when there is no NVIDIA GPU)."""
+
+    def test(ctx: Ctx) -> bool | None:
+        gpus = ctx.machine.nvidia_gpus()
+        if gpus is None:
+            return None
+        results = [_in_spec(g.compute_capability, spec_text) for g in gpus]
+        if True in results:
+            return True
+        return None if None in results else False
+
+    return _fact(f"GPU compute capability {spec(spec_text)}", "gpus", test)
+
+
+def nvidia_driver(spec_text: str) -> Cond:
+    return _fact(f"NVIDIA driver {spec(spec_text)}", "nvidia_driver",
+                 lambda ctx: _in_spec(ctx.machine.nvidia_driver, spec_text))
+
+
+def cuda_driver(spec_text: str) -> Cond:
+    """The CUDA version the driver supports (nvidia-smi's "CUDA Version")."""
+    return _fact(f"driver's CUDA {spec(spec_text)}", "cuda_driver",
+                 lambda ctx: _in_spec(ctx.machine.cuda_driver, spec_text))
+
+
+def cuda_toolkit(spec_text: str) -> Cond:
+    return _fact(f"CUDA toolkit (nvcc) {spec(spec_text)}", "cuda_toolkit",
+                 lambda ctx: _in_spec(ctx.machine.cuda_toolkit, spec_text))
+
+
+def no_cuda_toolkit() -> Cond:
+    def test(ctx: Ctx) -> bool | None:
+        if ctx.machine.cuda_toolkit is not None:
+            return False
+        return True if "cuda_toolkit" in ctx.machine.unknown and "not found" in ctx.machine.unknown[
+            "cuda_toolkit"] else None
+
+    return _fact("no CUDA toolkit (nvcc)", "cuda_toolkit", test)
+
+
+def torch_cpu_only() -> Cond:
+    """The installed torch was built without CUDA."""
+
+    def test(ctx: Ctx) -> bool | None:
+        build = ctx.machine.torch_build
+        if build is None:
+            return None if ctx.machine.packages is None or "torch" in ctx.machine.packages else False
+        return build.cuda is None
+
+    return _fact("torch is a CPU-only build", "torch_build", test)
+
+
+def torch_cuda(spec_text: str) -> Cond:
+    def test(ctx: Ctx) -> bool | None:
+        build = ctx.machine.torch_build
+        if build is None:
+            return None
+        return False if build.cuda is None else _in_spec(build.cuda, spec_text)
+
+    return _fact(f"torch built with CUDA {spec(spec_text)}", "torch_build", test)
+
+
+def cpu_feature(name: str) -> Cond:
+    def test(ctx: Ctx) -> bool | None:
+        cpu = ctx.machine.cpu
+        return None if cpu is None or cpu.features is None else name in cpu.features
+
+    return _fact(f"CPU has {name}", "cpu", test)
+
+
+def unified_memory() -> Cond:
+    return _fact("unified memory", "unified_memory", lambda ctx: ctx.machine.unified_memory)
+
+
+def check(text: str, test: Test, *needs: str) -> Cond:
+    """A condition no constructor above covers; `text` must say what it tests."""
+    return Cond(text, test, frozenset(needs))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that fired (or could not be decided) for one tool on one machine."""
+
+    status: Status
+    msg: str
+    fix: str | None
+    source: str | None
+    rule: Rule | None = field(default=None, compare=False)
+
+
+def apply(rule: Rule, ctx: Ctx) -> Finding | None:
+    result = rule.when(ctx)
+    if result is False:
+        return None
+    if result is None:
+        missing = sorted(rule.when.needs & (ctx.machine.missing() | {"version"}) - _known(ctx))
+        why = "; ".join(f"{name}: {ctx.machine.unknown[name]}" for name in missing if name in ctx.machine.unknown)
+        detail = ", ".join(missing) or "a fact"
+        return Finding(Status.UNKNOWN, f"cannot tell whether this applies ({detail} unknown{': ' + why if why else ''}): "
+                       f"{rule.msg}", rule.fix, rule.source, rule)
+    return Finding(rule.status, rule.msg, rule.fix, rule.source, rule)
+
+
+def _known(ctx: Ctx) -> set[str]:
+    return {"version"} if ctx.version is not None else set()

@@ -1,0 +1,158 @@
+"""The one boundary through which probes touch the machine.
+
+Probes never call subprocess or open files themselves: they ask a `System`
+for a command's output or a file's text. `LiveSystem` does it for real, with a
+hard timeout on every command; `ReplaySystem` answers from recorded outputs
+and a fake root tree, so tests run the same probes against a GB10 or a Mac
+without owning one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one command did. `error` is set when it could not run or did not finish."""
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.returncode == 0
+
+    def failure(self) -> str:
+        """One line saying why this command gave no usable output."""
+        if self.timed_out:
+            return self.error or f"{self.argv[0]} timed out"
+        if self.error:
+            return self.error
+        detail = (self.stderr or self.stdout).strip().splitlines()
+        tail = f": {detail[0][:200]}" if detail else ""
+        return f"{self.argv[0]} exited with {self.returncode}{tail}"
+
+
+class System(Protocol):
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult: ...
+
+    def read_text(self, path: str) -> str | None: ...
+
+    def which(self, name: str) -> str | None: ...
+
+    def environ(self) -> Mapping[str, str]: ...
+
+
+class LiveSystem:
+    """The real machine."""
+
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult:
+        argv = tuple(argv)
+        try:
+            # A new session lets us kill the whole group: a hung nvidia-smi can
+            # leave children holding the pipes, and communicate() would wait on them.
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=None if env is None else dict(env),
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            return CommandResult(argv, None, error=f"{argv[0]}: command not found")
+        except OSError as exc:
+            return CommandResult(argv, None, error=f"{argv[0]}: {exc.strerror or exc}")
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            try:
+                stdout, stderr = proc.communicate(timeout=1)
+            except subprocess.TimeoutExpired:
+                stdout, stderr = "", ""
+            return CommandResult(
+                argv, None, stdout, stderr, timed_out=True, error=f"{argv[0]} did not answer within {timeout:g} s"
+            )
+        return CommandResult(argv, proc.returncode, stdout, stderr)
+
+    def read_text(self, path: str) -> str | None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                return handle.read(1 << 20)
+        except OSError:
+            return None
+
+    def which(self, name: str) -> str | None:
+        return shutil.which(name)
+
+    def environ(self) -> Mapping[str, str]:
+        return os.environ
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+
+
+class ReplaySystem:
+    """Answers from a recorded machine: a fake root tree plus recorded commands.
+
+    A machine folder holds `root/` (files such as `root/proc/cpuinfo`) and
+    `commands.json`: a list of `{"argv": [...], "stdout": ..., "returncode": 0}`,
+    or `{"argv": [...], "hang": true}` for a command that never answers. A
+    command that was not recorded behaves as "command not found", so a probe
+    that asks for something unexpected shows up as unknown, never as a fact.
+    """
+
+    def __init__(self, machine_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = machine_dir / "root"
+        commands_file = machine_dir / "commands.json"
+        entries = json.loads(commands_file.read_text()) if commands_file.exists() else []
+        self.commands = {tuple(entry["argv"]): entry for entry in entries}
+        self.env = dict(env or {})
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult:
+        argv = tuple(argv)
+        self.calls.append(argv)
+        entry = self.commands.get(argv)
+        if entry is None:
+            return CommandResult(argv, None, error=f"{argv[0]}: command not found")
+        if entry.get("hang"):
+            time.sleep(timeout)
+            return CommandResult(argv, None, timed_out=True, error=f"{argv[0]} did not answer within {timeout:g} s")
+        return CommandResult(argv, entry.get("returncode", 0), entry.get("stdout", ""), entry.get("stderr", ""))
+
+    def read_text(self, path: str) -> str | None:
+        target = self.root / path.lstrip("/")
+        try:
+            return target.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def which(self, name: str) -> str | None:
+        for argv in self.commands:
+            if argv[0] == name or Path(argv[0]).name == name:
+                return argv[0]
+        return None
+
+    def environ(self) -> Mapping[str, str]:
+        return self.env

@@ -1,0 +1,1 @@
+"""The wheelhouse: wheels built or downloaded for this machine (aidoctor install; not yet built)."""
