@@ -109,6 +109,7 @@ class Rule:
     msg: str
     fix: str | None
     source: str
+    detail: Callable[[Ctx], str | None] | None = None  # what was seen on this machine, appended to msg
 
     def __post_init__(self) -> None:
         if not self.source.startswith("https://"):
@@ -136,9 +137,10 @@ class Tool:
 # -- rule constructors: read like declarations in a tool module --
 
 
-def conflicts(*, when: Cond, msg: str, fix: str | None, source: str) -> Rule:
+def conflicts(*, when: Cond, msg: str, fix: str | None, source: str,
+              detail: Callable[[Ctx], str | None] | None = None) -> Rule:
     """When `when` holds, the tool cannot work here."""
-    return Rule(status=Status.UNSUPPORTED, when=when, msg=msg, fix=fix, source=source)
+    return Rule(status=Status.UNSUPPORTED, when=when, msg=msg, fix=fix, source=source, detail=detail)
 
 
 def requires(cond: Cond, *, msg: str, fix: str | None, source: str) -> Rule:
@@ -370,7 +372,8 @@ def apply(rule: Rule, ctx: Ctx) -> Finding | None:
         detail = ", ".join(missing) or "a fact"
         return Finding(Status.UNKNOWN, f"cannot tell whether this applies ({detail} unknown{': ' + why if why else ''}): "
                        f"{rule.msg}", rule.fix, rule.source, rule)
-    return Finding(rule.status, rule.msg, rule.fix, rule.source, rule)
+    seen = rule.detail(ctx) if rule.detail else None
+    return Finding(rule.status, f"{rule.msg}: {seen}" if seen else rule.msg, rule.fix, rule.source, rule)
 
 
 def _known(ctx: Ctx) -> set[str]:

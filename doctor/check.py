@@ -1,0 +1,167 @@
+"""`aidoctor check` as a function: facts in, verdicts out.
+
+The facts come from one of three places: probing this machine (and the
+target Python), a facts file, or a built-in profile. The verdicts come from
+the tools' declared rules plus what the package index offers this platform.
+The CLI only parses options, calls `run_check` and renders the `Report`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..recipes import all_tools
+from . import deep as deep_probe
+from . import probes
+from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
+from .facts import Machine
+from .index import Availability, Index, platform_tags, select
+from .profiles import load as load_profile
+from .rules import Status, Tool
+from .system import LiveSystem, System
+from .verdicts import Verdict, evaluate
+
+SCHEMA = "aidoctor.report/1"
+MAX_FACTS_FILE_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    python: str | None = None
+    facts_file: Path | None = None
+    profile: str | None = None
+    tools: tuple[str, ...] = ()
+    offline: bool = False
+    deep: bool = False
+    include_identifiers: bool = False
+    timeout: float = 5.0
+    deep_timeout: float = 120.0
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    subject: str  # "this machine", "profile dgx-spark", "facts file m.json"
+    machine: Machine
+    verdicts: tuple[Verdict, ...]
+    named: tuple[str, ...] = ()  # tools named with --tool
+
+    @property
+    def exit_code(self) -> int:
+        if self.named:
+            return EXIT_OK if all(v.status.usable for v in self.verdicts) else EXIT_FINDINGS
+        broken = any(v.installed is not None and v.status is Status.UNSUPPORTED for v in self.verdicts)
+        return EXIT_FINDINGS if broken else EXIT_OK
+
+    def to_json(self) -> dict:
+        from .. import doctor
+
+        return {
+            "schema": SCHEMA,
+            "aidoctor": doctor.__version__,
+            "subject": self.subject,
+            "facts": self.machine.to_json(),
+            "verdicts": [v.to_json() for v in self.verdicts],
+        }
+
+
+def select_tools(names: tuple[str, ...]) -> list[Tool]:
+    tools = all_tools()
+    for name in names:
+        if name not in tools:
+            raise UnknownTool(name, list(tools))
+    return [tools[name] for name in dict.fromkeys(names)] if names else list(tools.values())
+
+
+def default_python(env: dict[str, str] | os._Environ) -> str:
+    """The active virtual environment's Python (venv or conda), else python3 on PATH."""
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        prefix = env.get(variable)
+        if prefix:
+            for candidate in (Path(prefix) / "bin" / "python", Path(prefix) / "Scripts" / "python.exe"):
+                if candidate.exists():
+                    return str(candidate)
+    from shutil import which
+
+    return which("python3") or sys.executable
+
+
+def load_facts_file(path: Path) -> Machine:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FACTS_FILE_BYTES:
+            raise FactsFileError(str(path), f"{size} bytes is too large for a facts file")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FactsFileError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise FactsFileError(str(path), "is a directory") from None
+    except UnicodeDecodeError:
+        raise FactsFileError(str(path), "is not UTF-8 text") from None
+    except OSError as exc:
+        raise FactsFileError(str(path), exc.strerror or str(exc)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FactsFileError(str(path), f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    try:
+        return Machine.from_json(data)
+    except FactsFileError:
+        raise
+    except Exception as exc:  # BadInput names the key; keep the file name in front of it
+        raise FactsFileError(str(path), str(exc)) from None
+
+
+def probe_machine(request: CheckRequest, system: System) -> Machine:
+    python = request.python or default_python(os.environ)
+    if request.python is not None and not Path(request.python).exists():
+        raise TargetPythonError(request.python, "does not exist")
+    machine = probes.collect(system, probes.Options(python=python, timeout=request.timeout))
+    problem = machine.unknown.get("python", "")
+    if request.python is not None and problem.startswith(_NOT_PYTHON_PREFIXES):
+        raise TargetPythonError(request.python, problem)
+    if request.deep:
+        machine = replace(machine, deep=deep_probe.run(system, python, request.deep_timeout))
+    return machine
+
+
+# How the python probe words a target that cannot be inspected at all (see probes/pyenv.py).
+_NOT_PYTHON_PREFIXES = ("not a Python interpreter", "does not exist", "is not executable", "is Python ")
+
+
+def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, ...]:
+    wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
+    projects = index.projects(t.dist_name for t in wanted) if wanted else {}
+    tags = platform_tags(machine)
+    watched = frozenset({"torch", "triton", "unsloth-zoo"} | {t.dist_name for t in all_tools().values()})
+    verdicts = []
+    for tool in tools:
+        project = projects.get(tool.dist_name)
+        if project is None:
+            available = None
+        elif isinstance(project, str):
+            available = Availability("unknown", reason=project, source=f"https://pypi.org/project/{tool.dist_name}/")
+        else:
+            available = select(project, machine, tags)
+        verdicts.append(evaluate(tool, machine, available, watched))
+    return tuple(verdicts)
+
+
+def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
+    tools = select_tools(request.tools)
+    if request.facts_file is not None:
+        machine, subject = load_facts_file(request.facts_file), f"facts file {request.facts_file}"
+    elif request.profile is not None:
+        machine, subject = load_profile(request.profile).machine, f"profile {request.profile}"
+    else:
+        machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
+    if not request.include_identifiers:
+        machine = replace(machine, identifiers=None)
+    from .index import default_cache_dir
+
+    index = index or Index(request.cache_dir or default_cache_dir(), offline=request.offline, timeout=request.timeout)
+    return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)))

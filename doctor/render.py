@@ -1,0 +1,238 @@
+"""Rendering for people (rich) and machines (JSON). No decisions are made here.
+
+Text from facts and rules goes through `Text(...)`, never through rich markup,
+so a reason such as "mlx[cuda13]" or "[N/A]" prints as written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Iterable
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .check import Report
+from .facts import Machine
+from .profiles import Profile
+from .rules import Finding, Status, Tool
+from .verdicts import Verdict
+
+STYLE = {
+    Status.OK: "green",
+    Status.CAVEATS: "yellow",
+    Status.BUILD: "cyan",
+    Status.UNKNOWN: "magenta",
+    Status.UNSUPPORTED: "red",
+}
+
+
+def console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    # Piped output stays plain and wide enough that reasons are not cut into slivers.
+    return Console(file=stream, width=None if terminal else 160, highlight=False, soft_wrap=False,
+                   color_system="auto" if terminal else None)
+
+
+def print_json(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def status_text(status: Status) -> Text:
+    return Text(status.value, style=STYLE[status])
+
+
+def machine_lines(machine: Machine) -> list[Text]:
+    def join(parts: Iterable[str | None]) -> str:
+        return " · ".join(p for p in parts if p)
+
+    lines = [join([f"{machine.os or '?'} {machine.arch or '?'}", machine.distro,
+                   machine.macos and f"macOS {machine.macos}", machine.kernel and f"kernel {machine.kernel}",
+                   machine.glibc and f"glibc {machine.glibc}"])]
+    cpu = machine.cpu
+    memory = f"{machine.memory_gb:g} GB memory" if machine.memory_gb else None
+    if machine.unified_memory and memory:
+        memory += " (unified: CPU and GPU share it)"
+    if machine.memory_bandwidth_gbs:
+        memory = f"{memory or 'memory'} at {machine.memory_bandwidth_gbs:g} GB/s"
+    if cpu is not None:
+        features = ", ".join(cpu.features or ())
+        lines.append(join([f"CPU {cpu.model or '?'}" + (f" × {cpu.cores}" if cpu.cores else "")
+                           + (f" ({features})" if features else ""), memory]))
+    elif memory:
+        lines.append(memory)
+    if machine.gpus is None:
+        lines.append(f"GPU unknown: {machine.unknown.get('gpus', 'not reported')}")
+    elif not machine.gpus:
+        lines.append("GPU none" + (f" ({machine.unknown['nvidia_driver']})" if "nvidia_driver" in machine.unknown else ""))
+    for gpu in machine.gpus or ():
+        detail = [gpu.compute_capability and f"compute capability {gpu.compute_capability}",
+                  gpu.memory_gb and f"{gpu.memory_gb:g} GB" + (" shared" if gpu.memory_shared else "")]
+        if gpu.vendor == "nvidia":
+            detail += [machine.nvidia_driver and f"driver {machine.nvidia_driver}",
+                       machine.cuda_driver and f"supports CUDA {machine.cuda_driver}"]
+        if gpu.vendor == "apple" and machine.apple:
+            detail += [machine.apple.gpu_cores and f"{machine.apple.gpu_cores} GPU cores",
+                       machine.apple.mps is not None and ("MPS usable" if machine.apple.mps else "MPS not usable")]
+        lines.append(f"GPU {gpu.name or '?'}" + (f" ({join(d for d in detail if d)})" if any(detail) else ""))
+    if machine.cuda_toolkit or machine.os == "linux":
+        lines.append(f"CUDA toolkit {machine.cuda_toolkit}" + (f" at {machine.cuda_home}" if machine.cuda_home else "")
+                     if machine.cuda_toolkit else f"CUDA toolkit: {machine.unknown.get('cuda_toolkit', 'unknown')}")
+    board = machine.jetson
+    if board and not isinstance(board, bool):
+        lines.append(join([board.module, board.l4t and f"L4T {board.l4t}", board.jetpack and f"JetPack {board.jetpack}",
+                           board.soc]))
+    python = f"Python {machine.python}" if machine.python else f"Python unknown: {machine.unknown.get('python', '?')}"
+    if machine.python_translated:
+        python += " (x86_64, translated by Rosetta 2)"
+    build = machine.torch_build
+    if build is not None:
+        python += f" · torch {build.version}" + (f" (CUDA {build.cuda}" if build.cuda else " (no CUDA")
+        python += f", {' '.join(build.arch_list)})" if build.arch_list else ")"
+    lines.append(python)
+    deep = machine.deep
+    if deep:
+        kernel = deep.get("kernel") or {}
+        if kernel.get("ok"):
+            lines.append(f"--deep: a {kernel.get('device')} kernel ran and matched the CPU result")
+        else:
+            lines.append(f"--deep: {kernel.get('error') or deep.get('error')}")
+    return [Text(line) for line in lines if line]
+
+
+def render_check(report: Report, out: Console) -> None:
+    out.print(Text(f"aidoctor check · {report.subject}", style="bold"))
+    for line in machine_lines(report.machine):
+        out.print(Text("  ") + line)
+    problems = [run for run in report.machine.probes if run.status != "ok"]
+    for run in problems:
+        out.print(Text(f"  probe {run.name}: {run.status}" + (f" ({run.reason})" if run.reason else ""),
+                       style="magenta"))
+    out.print()
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("tool", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("installed", no_wrap=True)
+    table.add_column("why", overflow="fold")
+    for verdict in report.verdicts:
+        why = verdict.reasons[0] if verdict.reasons else ""
+        if len(verdict.reasons) > 1:
+            why += f" (+{len(verdict.reasons) - 1} more)"
+        table.add_row(Text(verdict.tool), status_text(verdict.status), Text(verdict.installed or "-"), Text(why))
+    out.print(table)
+    to_fix = [v for v in report.verdicts if v.status is not Status.OK and v.fixes]
+    if to_fix:
+        out.print(Text("How to fix", style="bold"))
+        for verdict in to_fix:
+            out.print(Text("  ") + Text(verdict.tool, style="bold") + Text(": ") + Text(verdict.fixes[0]))
+            for fix in verdict.fixes[1:]:
+                out.print(Text("    " + " " * len(verdict.tool) + fix))
+    counts = {s: sum(v.status is s for v in report.verdicts) for s in Status}
+    summary = " · ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    out.print()
+    out.print(Text(summary + ".  `aidoctor explain TOOL` shows the rules behind a verdict; --json for machines."))
+
+
+def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console) -> None:
+    out.print(Text(f"{tool.id}", style="bold") + Text(f" on {subject}: ") + status_text(verdict.status))
+    out.print(Text(tool.summary))
+    if tool.homepage:
+        out.print(Text(tool.homepage))
+    out.print(Text(f"installed: {verdict.installed or 'no'}"))
+    if verdict.available is not None:
+        out.print(Text(f"package index: {verdict.available.kind} {verdict.available.version or ''} "
+                       f"({verdict.available.reason})"))
+    out.print()
+    fired = {id(f.rule): f for f in verdict.findings if f.rule is not None}
+    out.print(Text(f"Rules ({len(tool.rules)}), in the order declared in recipes/{tool.id.replace('-', '_')}.py:",
+                   style="bold"))
+    for rule in tool.rules:
+        finding = fired.get(id(rule))
+        if finding is None:
+            mark = Text("  does not apply  ", style="dim")
+        elif finding.status is Status.UNKNOWN:
+            mark = Text("  cannot tell     ", style=STYLE[Status.UNKNOWN])
+        else:
+            mark = Text("  APPLIES         ", style=STYLE[finding.status])
+        out.print(mark + Text(f"[{rule.status.value}] ") + Text(rule.msg))
+        out.print(Text(f"                   when: {rule.when.text}", style="dim"))
+        if rule.fix:
+            out.print(Text(f"                   fix:  {rule.fix}", style="dim"))
+        out.print(Text(f"                   see:  {rule.source}", style="dim"))
+    others = [f for f in verdict.findings if f.rule is None]
+    if others:
+        out.print()
+        out.print(Text("From the package index and the installed metadata:", style="bold"))
+        for finding in others:
+            _print_finding(finding, out)
+
+
+def _print_finding(finding: Finding, out: Console) -> None:
+    out.print(Text("  ") + status_text(finding.status) + Text(f"  {finding.msg}"))
+    if finding.fix:
+        out.print(Text(f"      fix: {finding.fix}", style="dim"))
+    if finding.source:
+        out.print(Text(f"      see: {finding.source}", style="dim"))
+
+
+def render_profiles(profiles: Iterable[Profile], out: Console) -> None:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("profile", "machine", "memory", "bandwidth", "GPU"):
+        table.add_column(column)
+    for profile in profiles:
+        machine = profile.machine
+        gpu = ", ".join(f"{g.name}" + (f" ({g.compute_capability})" if g.compute_capability else "")
+                        for g in machine.gpus or ()) or "none"
+        memory = f"{machine.memory_gb:g} GB" + (" unified" if machine.unified_memory else "")
+        table.add_row(Text(profile.name), Text(profile.title), Text(memory), Text(f"{profile.memory_bandwidth_gbs:g} GB/s"),
+                      Text(gpu))
+    out.print(table)
+
+
+def render_compare(columns: list[tuple[Profile, tuple[Verdict, ...]]], out: Console) -> None:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_lines=False)
+    table.add_column("")
+    for profile, _ in columns:
+        table.add_column(profile.name, overflow="fold")
+    rows = {
+        "memory": lambda p: f"{p.machine.memory_gb:g} GB" + (" unified" if p.machine.unified_memory else ""),
+        "bandwidth": lambda p: f"{p.memory_bandwidth_gbs:g} GB/s",
+        "GPU": lambda p: ", ".join(f"{g.name}" + (f" {g.compute_capability}" if g.compute_capability else "")
+                                   for g in p.machine.gpus or ()) or "none",
+        "software": lambda p: " ".join(x for x in (p.machine.distro or (p.machine.macos and f"macOS {p.machine.macos}"),
+                                                   p.machine.cuda_driver and f"CUDA {p.machine.cuda_driver}",
+                                                   p.machine.python and f"Python {p.machine.python}") if x),
+    }
+    for label, cell in rows.items():
+        table.add_row(Text(label, style="bold"), *(Text(cell(profile)) for profile, _ in columns))
+    table.add_section()
+    for i, verdict in enumerate(columns[0][1]):
+        cells = []
+        for _, verdicts in columns:
+            v = verdicts[i]
+            cells.append(status_text(v.status) + Text(f"\n{how(v)}", style="dim"))
+        table.add_row(Text(verdict.tool, style="bold"), *cells)
+    out.print(table)
+    out.print(Text("ok/caveats: a wheel works as is · build: a source build or a wheel from outside the index · "
+                   "`aidoctor check --profile NAME` gives every reason and fix."))
+
+
+def how(verdict: Verdict) -> str:
+    """A short 'how' for a comparison cell."""
+    if verdict.status is Status.UNSUPPORTED:
+        alternative = next((f for f in verdict.fixes if f.startswith("alternative: ")), None)
+        return alternative.replace("alternative: ", "use ") if alternative else _clip(verdict.reasons[0])
+    if verdict.status is Status.BUILD:
+        return _clip(verdict.reasons[0])
+    available = verdict.available
+    if available is not None and available.kind == "wheel" and verdict.status is Status.OK:
+        return f"wheel {available.version}"
+    return _clip(verdict.reasons[0]) if verdict.reasons else ""
+
+
+def _clip(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,197 @@
+"""One verdict per tool: does the installed version work here, or how can it be had here.
+
+`evaluate` is pure: a tool's declared rules, the machine's facts, and (for a
+tool that is not installed) what the package index offers this platform.
+The worst finding sets the status; every finding keeps its reason, fix and
+source, so the verdict says what, why and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+
+from .facts import Machine, canonical_name, parse_version
+from .index import Availability
+from .rules import Ctx, Finding, Status, Tool, apply, worst
+
+
+@dataclass(frozen=True)
+class Verdict:
+    tool: str
+    status: Status
+    installed: str | None
+    reasons: tuple[str, ...]
+    fixes: tuple[str, ...]
+    sources: tuple[str, ...]
+    available: Availability | None = None
+    findings: tuple[Finding, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "tool": self.tool,
+            "status": self.status.value,
+            "installed": self.installed,
+            "reasons": list(self.reasons),
+            "fixes": list(self.fixes),
+            "sources": list(self.sources),
+            "available": None if self.available is None else self.available.to_json(),
+        }
+
+
+def evaluate(tool: Tool, machine: Machine, available: Availability | None = None,
+             watched: frozenset[str] = frozenset()) -> Verdict:
+    """Judge `tool` on `machine`.
+
+    `available` is what the index offers here (ignored when the tool is
+    installed); `watched` names the distributions whose pins in the tool's
+    metadata are checked against what is installed (torch and the other tools).
+    """
+    installed = None if machine.packages is None else machine.packages.get(tool.dist_name)
+    findings: list[Finding] = []
+    if installed is not None:
+        ctx = Ctx(machine, parse_version(installed), installed=True)
+        findings += _rule_findings(tool, ctx)
+        findings += _installed_requirements(tool, installed, machine, watched)
+        if not findings:
+            findings.append(Finding(Status.OK, f"{tool.id} {installed} is installed and no rule stands against "
+                                               "it on this machine", None, None))
+    else:
+        candidate = available if available is not None and available.kind in ("wheel", "sdist") else None
+        ctx = Ctx(machine, parse_version(candidate.version) if candidate else None, installed=False)
+        findings += _rule_findings(tool, ctx)
+        if tool.on_index:
+            findings.append(_availability_finding(tool, available, machine))
+            if candidate is not None:
+                findings += _candidate_requirements(tool, candidate, machine, watched)
+        elif not findings:
+            findings.append(Finding(Status.UNKNOWN, f"{tool.id} is not on the package index and no rule "
+                                                    "says how to get it here", None, None))
+        if machine.packages is None:
+            reason = machine.unknown.get("packages", "the target Python could not be inspected")
+            findings.append(Finding(Status.UNKNOWN, f"whether {tool.id} is installed is unknown: {reason}",
+                                    None, None))
+    findings.sort(key=lambda f: -f.status.rank)
+    status = worst(f.status for f in findings)
+    fixes = _unique(f.fix for f in findings if f.fix and (f.status is not Status.OK or status is Status.OK))
+    if status is Status.UNSUPPORTED and tool.alternative:
+        fixes = _unique([*fixes, f"alternative: {tool.alternative}"])
+    return Verdict(
+        tool=tool.id,
+        status=status,
+        installed=installed,
+        reasons=_unique(f.msg for f in findings),
+        fixes=fixes,
+        sources=_unique(f.source for f in findings if f.source),
+        available=None if installed is not None else available,
+        findings=tuple(findings),
+    )
+
+
+def _rule_findings(tool: Tool, ctx: Ctx) -> list[Finding]:
+    return [finding for finding in (apply(rule, ctx) for rule in tool.rules) if finding is not None]
+
+
+def _availability_finding(tool: Tool, available: Availability | None, machine: Machine) -> Finding:
+    if available is None or available.kind == "unknown":
+        reason = available.reason if available else "the package index was not consulted"
+        return Finding(Status.UNKNOWN, f"whether the package index has {tool.dist} for this machine is unknown: "
+                                       f"{reason}", None, available.source if available else None)
+    if available.kind == "wheel":
+        return Finding(Status.OK, available.reason, tool.install, available.source)
+    if available.kind == "sdist":
+        return Finding(Status.BUILD, available.reason, f"{tool.install}  # builds from source", available.source)
+    return Finding(Status.UNSUPPORTED, available.reason, None, available.source)
+
+
+def marker_environment(machine: Machine) -> dict[str, str] | None:
+    """The PEP 508 marker environment of the target Python, or None when its basics are unknown."""
+    python = parse_version(machine.python)
+    if python is None or machine.os is None or machine.arch is None:
+        return None
+    system = {"linux": "Linux", "darwin": "Darwin", "windows": "Windows"}[machine.os]
+    if machine.os == "darwin":
+        arch = "x86_64" if machine.python_translated else ("arm64" if machine.arch == "aarch64" else machine.arch)
+    elif machine.os == "windows":
+        arch = "ARM64" if machine.arch == "aarch64" else "AMD64"
+    else:
+        arch = machine.arch
+    return {
+        "python_version": f"{python.major}.{python.minor}",
+        "python_full_version": str(python),
+        "platform_system": system,
+        "sys_platform": {"linux": "linux", "darwin": "darwin", "windows": "win32"}[machine.os],
+        "platform_machine": arch,
+        "os_name": "nt" if machine.os == "windows" else "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_version": "",
+        "implementation_version": str(python),
+        "extra": "",
+    }
+
+
+def _applicable(requirements: tuple[str, ...], machine: Machine, watched: frozenset[str]) -> list[Requirement]:
+    env = marker_environment(machine)
+    picked = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if canonical_name(requirement.name) not in watched:
+            continue
+        if requirement.marker is not None:
+            if env is None:
+                continue
+            try:
+                if not requirement.marker.evaluate(env):
+                    continue
+            except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+                continue
+        picked.append(requirement)
+    return picked
+
+
+def _installed_requirements(tool: Tool, installed: str, machine: Machine, watched: frozenset[str]) -> list[Finding]:
+    """Pins in the installed tool's metadata that the installed packages break."""
+    requires = (machine.requires or {}).get(tool.dist_name, ())
+    source = f"https://pypi.org/project/{tool.dist_name}/{installed}/"
+    findings = []
+    for requirement in _applicable(requires, machine, watched):
+        name = canonical_name(requirement.name)
+        have = (machine.packages or {}).get(name)
+        if have is None:
+            findings.append(Finding(Status.CAVEATS, f"{tool.id} {installed} requires {requirement}, which is not "
+                                                    "installed", f"pip install '{requirement}'", source))
+        elif not requirement.specifier.contains(have, prereleases=True):
+            findings.append(Finding(
+                Status.UNSUPPORTED,
+                f"{tool.id} {installed} requires {requirement} but {name} {have} is installed",
+                f"pip install -U {tool.dist}  # a release that accepts {name} {have}; or "
+                f"pip install '{name}{requirement.specifier}' if you may change {name}", source))
+    return findings
+
+
+def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machine,
+                            watched: frozenset[str]) -> list[Finding]:
+    """Pins of the release pip would install that would replace what is installed (torch above all)."""
+    findings = []
+    for requirement in _applicable(candidate.requires_dist, machine, watched):
+        name = canonical_name(requirement.name)
+        have = (machine.packages or {}).get(name)
+        if have is not None and not requirement.specifier.contains(have, prereleases=True):
+            findings.append(Finding(
+                Status.CAVEATS,
+                f"{tool.id} {candidate.version} requires {requirement}: pip would replace the installed "
+                f"{name} {have}",
+                f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements",
+                candidate.source))
+    return findings
+
+
+def _unique(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
