@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..recipes import all_tools
 from . import deep as deep_probe
 from . import probes
+from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from .facts import Machine
 from .index import Availability, Index, platform_tags, select
@@ -118,19 +120,13 @@ def load_facts_file(path: Path) -> Machine:
 
 def probe_machine(request: CheckRequest, system: System) -> Machine:
     python = request.python or default_python(os.environ)
-    if request.python is not None and not Path(request.python).exists():
-        raise TargetPythonError(request.python, "does not exist")
     machine = probes.collect(system, probes.Options(python=python, timeout=request.timeout))
-    problem = machine.unknown.get("python", "")
-    if request.python is not None and problem.startswith(_NOT_PYTHON_PREFIXES):
-        raise TargetPythonError(request.python, problem)
+    problem = pyenv.interpreter_error(machine.unknown)
+    if problem is not None:
+        raise TargetPythonError(python, problem)
     if request.deep:
         machine = replace(machine, deep=deep_probe.run(system, python, request.deep_timeout))
     return machine
-
-
-# How the python probe words a target that cannot be inspected at all (see probes/pyenv.py).
-_NOT_PYTHON_PREFIXES = ("not a Python interpreter", "does not exist", "is not executable", "is Python ")
 
 
 def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, ...]:
@@ -161,6 +157,8 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
+    elif subject == "this machine":
+        machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     from .index import default_cache_dir
 
     index = index or Index(request.cache_dir or default_cache_dir(), offline=request.offline, timeout=request.timeout)

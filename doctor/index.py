@@ -27,7 +27,8 @@ from packaging.version import InvalidVersion, Version
 
 from .facts import Machine, canonical_name
 
-INDEX_JSON_URL = "https://pypi.org/pypi/{name}/json"
+# AIDOCTOR_INDEX_URL points at a mirror that serves the same JSON API (https://HOST/pypi).
+INDEX_JSON_URL = os.environ.get("AIDOCTOR_INDEX_URL", "https://pypi.org/pypi").rstrip("/") + "/{name}/json"
 PROJECT_URL = "https://pypi.org/project/{name}/"
 CACHE_TTL_S = 24 * 3600
 KEEP_RELEASES = 40  # newest final releases kept in the cache: enough to find one that fits an old Python

@@ -89,7 +89,8 @@ def collect(system: System, options: Options) -> Machine:
         for key, reason in part.unknown.items():
             unknown.setdefault(key, reason)
         identifiers.update(part.identifiers)
-        failed = sorted(set(part.unknown) & set(OWNED[name]))
+        # "not found" is an answer (no nvcc here), not a failed probe.
+        failed = sorted(k for k in set(part.unknown) & set(OWNED[name]) if "not found" not in part.unknown[k])
         status = "ok" if not failed else ("timeout" if any("within" in part.unknown[k] for k in failed) else "failed")
         runs.append(ProbeRun(name=name, status=status, duration_ms=_ms(begun[name]),
                              reason="; ".join(sorted({part.unknown[k] for k in failed})) or None))
