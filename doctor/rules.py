@@ -126,6 +126,7 @@ class Tool:
     rules: tuple[Rule, ...]
     install: str  # the plain install command where a wheel exists
     on_index: bool = True  # False: not on the package index; rules alone say how to get it
+    sdist_compiles: bool = True  # False: the sdist installs without compiling (deepspeed builds its ops at first use)
     alternative: str | None = None  # what to use where this tool cannot work
     homepage: str | None = None
 
@@ -148,14 +149,16 @@ def requires(cond: Cond, *, msg: str, fix: str | None, source: str) -> Rule:
     return Rule(status=Status.UNSUPPORTED, when=~cond, msg=msg, fix=fix, source=source)
 
 
-def needs_build(*, when: Cond, msg: str, fix: str | None, source: str) -> Rule:
+def needs_build(*, when: Cond, msg: str, fix: str | None, source: str,
+                detail: Callable[[Ctx], str | None] | None = None) -> Rule:
     """When `when` holds, the tool works only from a source build or a wheel from outside the index."""
-    return Rule(status=Status.BUILD, when=when, msg=msg, fix=fix, source=source)
+    return Rule(status=Status.BUILD, when=when, msg=msg, fix=fix, source=source, detail=detail)
 
 
-def caveat(*, when: Cond, msg: str, fix: str | None, source: str) -> Rule:
+def caveat(*, when: Cond, msg: str, fix: str | None, source: str,
+           detail: Callable[[Ctx], str | None] | None = None) -> Rule:
     """When `when` holds, the tool works, with a limitation worth knowing."""
-    return Rule(status=Status.CAVEATS, when=when, msg=msg, fix=fix, source=source)
+    return Rule(status=Status.CAVEATS, when=when, msg=msg, fix=fix, source=source, detail=detail)
 
 
 # -- conditions --
@@ -298,16 +301,23 @@ def cuda_driver(spec_text: str) -> Cond:
 
 
 def cuda_toolkit(spec_text: str) -> Cond:
-    return _fact(f"CUDA toolkit (nvcc) {spec(spec_text)}", "cuda_toolkit",
-                 lambda ctx: _in_spec(ctx.machine.cuda_toolkit, spec_text))
+    def test(ctx: Ctx) -> bool | None:
+        if ctx.machine.cuda_toolkit is None and _known_absent(ctx, "cuda_toolkit"):
+            return False
+        return _in_spec(ctx.machine.cuda_toolkit, spec_text)
+
+    return _fact(f"CUDA toolkit (nvcc) {spec(spec_text)}", "cuda_toolkit", test)
+
+
+def _known_absent(ctx: Ctx, fact: str) -> bool:
+    return "not found" in ctx.machine.unknown.get(fact, "")
 
 
 def no_cuda_toolkit() -> Cond:
     def test(ctx: Ctx) -> bool | None:
         if ctx.machine.cuda_toolkit is not None:
             return False
-        return True if "cuda_toolkit" in ctx.machine.unknown and "not found" in ctx.machine.unknown[
-            "cuda_toolkit"] else None
+        return True if _known_absent(ctx, "cuda_toolkit") else None
 
     return _fact("no CUDA toolkit (nvcc)", "cuda_toolkit", test)
 

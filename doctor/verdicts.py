@@ -8,6 +8,7 @@ source, so the verdict says what, why and how to fix it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
@@ -75,7 +76,10 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
                                     None, None))
     findings.sort(key=lambda f: -f.status.rank)
     status = worst(f.status for f in findings)
-    fixes = _unique(f.fix for f in findings if f.fix and (f.status is not Status.OK or status is Status.OK))
+    # A fix is worth showing if its finding is as bad as the verdict: "pip install X" from the
+    # index means nothing when a rule says X cannot work here.
+    floor = Status.OK if status is Status.OK else (Status.UNKNOWN if status is Status.UNSUPPORTED else Status.CAVEATS)
+    fixes = _unique(f.fix for f in findings if f.fix and f.status.rank >= floor.rank)
     if status is Status.UNSUPPORTED and tool.alternative:
         fixes = _unique([*fixes, f"alternative: {tool.alternative}"])
     return Verdict(
@@ -101,6 +105,9 @@ def _availability_finding(tool: Tool, available: Availability | None, machine: M
                                        f"{reason}", None, available.source if available else None)
     if available.kind == "wheel":
         return Finding(Status.OK, available.reason, tool.install, available.source)
+    if available.kind == "sdist" and not tool.sdist_compiles:
+        return Finding(Status.OK, f"{available.reason}; it compiles nothing at install time", tool.install,
+                       available.source)
     if available.kind == "sdist":
         return Finding(Status.BUILD, available.reason, f"{tool.install}  # builds from source", available.source)
     return Finding(Status.UNSUPPORTED, available.reason, None, available.source)
@@ -138,6 +145,10 @@ def _applicable(requirements: tuple[str, ...], machine: Machine, watched: frozen
     env = marker_environment(machine)
     picked = []
     for text in requirements:
+        # Cheap name test first: transformers alone declares hundreds of extras' requirements.
+        name = _LEADING_NAME.match(text)
+        if name is None or canonical_name(name.group(0)) not in watched:
+            continue
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
@@ -154,6 +165,9 @@ def _applicable(requirements: tuple[str, ...], machine: Machine, watched: frozen
                 continue
         picked.append(requirement)
     return picked
+
+
+_LEADING_NAME = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _installed_requirements(tool: Tool, installed: str, machine: Machine, watched: frozenset[str]) -> list[Finding]:

@@ -450,6 +450,6 @@ def test_the_script_imports_no_torch(torch_venv):
                             capture_output=True, text=True, check=True)
     modules = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
                if line.startswith("import time:")]
-    assert "importlib.metadata" in modules
+    assert "importlib.metadata" not in modules  # 19 ms on its own: the script walks sys.path instead
     assert not [m for m in modules if m.split(".")[0] == "torch"]
     assert json.loads(result.stdout)["torch"]["version"] == "2.13.0+cpu"

@@ -1,0 +1,89 @@
+"""Time `aidoctor check` against `python -m torch.utils.collect_env` in one virtual environment.
+
+    python benchmarks/bench_check.py [--runs 9] [--venv bench-venv]
+
+Creates (or reuses) a virtual environment with torch and aidoctor installed,
+runs each command once to warm caches (the OS page cache, and aidoctor's
+package-index cache, so no run waits on the network), then times `--runs`
+runs of each and prints the medians and their ratio. The target is
+aidoctor's median at most 10% of collect_env's, with all twenty verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sh(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=True, text=True, capture_output=True, **kwargs)
+
+
+def ensure_venv(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        sh(sys.executable, "-m", "venv", str(venv))
+    have = sh(str(python), "-m", "pip", "list", "--format=json").stdout
+    names = {p["name"].lower() for p in json.loads(have)}
+    if "torch" not in names:
+        print("installing torch into the benchmark venv (once)...", flush=True)
+        sh(str(python), "-m", "pip", "install", "-q", "torch")
+    sh(str(python), "-m", "pip", "install", "-q", "-e", str(ROOT))  # also brings aidoctor's own pins
+    return python
+
+
+def timed(argv: list[str], runs: int, env: dict) -> tuple[list[float], str]:
+    subprocess.run(argv, capture_output=True, env=env, timeout=300)  # warm-up
+    times, output = [], ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+        times.append(time.perf_counter() - start)
+        output = done.stdout
+    return times, output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--venv", type=Path, default=ROOT / "bench-venv")
+    args = parser.parse_args()
+    python = ensure_venv(args.venv)
+    env = dict(os.environ, VIRTUAL_ENV=str(args.venv))
+    aidoctor = [str(args.venv / "bin" / "aidoctor"), "check", "--python", str(python)]
+    collect_env = [str(python), "-m", "torch.utils.collect_env"]
+
+    aid_times, _ = timed(aidoctor, args.runs, env)  # the table, as people run it (piped: no colour)
+    json_times, json_out = timed([*aidoctor, "--json"], args.runs, env)
+    ce_times, _ = timed(collect_env, args.runs, env)
+    verdicts = json.loads(json_out)["verdicts"]
+    torch_version = sh(str(python), "-c", "import importlib.metadata as m; print(m.version('torch'))").stdout.strip()
+    aid, ce = statistics.median(aid_times), statistics.median(ce_times)
+    result = {
+        "machine": f"{os.uname().machine}, {os.cpu_count()} cores",
+        "python": sh(str(python), "-c", "import platform; print(platform.python_version())").stdout.strip(),
+        "torch": torch_version,
+        "runs": args.runs,
+        "aidoctor_check_median_s": round(aid, 3),
+        "aidoctor_check_json_median_s": round(statistics.median(json_times), 3),
+        "collect_env_median_s": round(ce, 3),
+        "ratio": round(aid / ce, 3),
+        "aidoctor_verdicts": len(verdicts),
+    }
+    print(json.dumps(result, indent=2))
+    if result["ratio"] > 0.10:
+        print(f"target missed: aidoctor check takes {result['ratio']:.0%} of collect_env (target <= 10%)",
+              file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

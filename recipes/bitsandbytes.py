@@ -1,0 +1,82 @@
+"""bitsandbytes: 8-bit optimizers and 4-bit (QLoRA) / 8-bit quantization.
+
+PyPI has wheels for Linux x86_64 and aarch64 (CUDA builds), macOS 14+ arm64
+and Windows. The aarch64 CUDA libraries are SBSA builds: on a Jetson with
+L4T they import fine and fail at the first kernel ("named symbol not found",
+bitsandbytes#1930), so an import check lies there and a build on the device
+is needed. CUDA kernels need CC 6.0+, LLM.int8 7.5+; the CPU backend needs
+AVX2 on x86_64; on MPS 4-bit works and 8-bit optimizers are in progress.
+"""
+
+from __future__ import annotations
+
+from ..doctor.rules import (
+    Tool, apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson,
+    needs_build, nvidia_gpu, on_linux, on_macos, torch_cuda,
+)
+from .torch import JETSON_AI_LAB_JP6, l4t, linux_cuda
+
+SRC_JETSON = "https://github.com/bitsandbytes-foundation/bitsandbytes/issues/1930"
+SRC_INSTALL = "https://github.com/bitsandbytes-foundation/bitsandbytes/blob/main/docs/source/installation.mdx"
+SRC_README = "https://github.com/bitsandbytes-foundation/bitsandbytes/blob/main/README.md"
+
+JETSON_BUILD = ("git clone https://github.com/bitsandbytes-foundation/bitsandbytes && cd bitsandbytes && "
+                "cmake -DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY=87 -S . && make -j4 && pip install .  "
+                f"# Orin; or: pip install bitsandbytes --index-url {JETSON_AI_LAB_JP6}")
+
+RULES = (
+    # -- Jetson: SBSA wheels on an L4T system --
+    needs_build(
+        when=~is_installed() & l4t(),
+        msg="PyPI's aarch64 bitsandbytes is built for SBSA and does not work with Jetson's L4T CUDA: it imports, "
+            "then fails at the first CUDA op with 'named symbol not found'; build it on the device "
+            "(CMake >= 3.22.1, GCC >= 11) or take a Jetson wheel",
+        fix=JETSON_BUILD,
+        source=SRC_JETSON),
+    caveat(
+        when=is_installed() & l4t(),
+        msg="if this bitsandbytes came from PyPI it is an SBSA build that imports on a Jetson and fails at the "
+            "first CUDA op ('named symbol not found'); `python -m bitsandbytes` runs a real CUDA step and tells",
+        fix=JETSON_BUILD,
+        source=SRC_JETSON),
+    caveat(
+        when=jetson() & (gpu_cc("==11.0") | gpu_cc("==10.1")) & installed("torch") & torch_cuda("<13"),
+        msg="on Jetson Thor the bitsandbytes docs warn against CUDA 12 builds (Thor was sm_101 before CUDA 13); "
+            "its CUDA 13 wheels target sm_110",
+        fix="pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/cu130",
+        source=SRC_INSTALL),
+
+    # -- GPU generation --
+    conflicts(
+        when=linux_cuda() & gpu_cc("<6.0"),
+        msg="bitsandbytes' CUDA kernels need compute capability 6.0 or newer",
+        fix=None,
+        source=SRC_INSTALL),
+    caveat(
+        when=linux_cuda() & gpu_cc(">=6.0,<7.5"),
+        msg="below compute capability 7.5 LLM.int8 has only a slow 8-bit matmul; 4-bit and 8-bit optimizers work",
+        fix=None,
+        source=SRC_INSTALL),
+
+    # -- no CUDA: MPS and the CPU backend --
+    caveat(
+        when=on_macos() & apple_silicon(),
+        msg="on Apple silicon bitsandbytes runs on MPS: 4-bit (QLoRA) works and LLM.int8 works (may lack "
+            "optimizations), but 8-bit optimizers are still in progress: use torch's AdamW",
+        fix=None,
+        source=SRC_README),
+    conflicts(
+        when=on_linux() & arch_is("x86_64") & ~nvidia_gpu() & ~cpu_feature("avx2"),
+        msg="without a GPU bitsandbytes uses its CPU backend, which needs AVX2 on x86_64; this CPU has none",
+        fix=None,
+        source=SRC_README),
+)
+
+TOOL = Tool(
+    id="bitsandbytes",
+    dist="bitsandbytes",
+    summary="8-bit optimizers and 4-bit/8-bit quantization (QLoRA)",
+    rules=RULES,
+    install="pip install bitsandbytes",
+    homepage="https://github.com/bitsandbytes-foundation/bitsandbytes",
+)

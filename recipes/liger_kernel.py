@@ -1,0 +1,61 @@
+"""Liger Kernel: Triton kernels (RMSNorm, RoPE, SwiGLU, fused cross-entropy) for LLM training.
+
+A pure-Python wheel (liger-kernel 0.8.5: torch >= 2.1.2, triton >= 2.3.1)
+that "inherits Triton's hardware compatibility": Linux with an NVIDIA (CC
+8.0+) or AMD GPU, the unofficial triton-windows on Windows, nothing on a Mac.
+"""
+
+from __future__ import annotations
+
+from ..doctor.rules import (
+    Tool, caveat, conflicts, gpu_cc, installed, is_installed, needs_build, on_linux, on_macos, on_windows,
+)
+from .torch import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu, nvcc
+
+SRC_README = "https://github.com/linkedin/Liger-Kernel/blob/main/README.md"
+SRC_SM121A = "https://github.com/triton-lang/triton/issues/9181"
+SRC_JETSON = "https://github.com/dusty-nv/jetson-containers/blob/master/docs/pypi-config.md"
+
+RULES = (
+    conflicts(
+        when=on_macos(),
+        msg="Liger's kernels are Triton kernels, and Triton has no macOS build",
+        fix=None,
+        source=SRC_README),
+    conflicts(
+        when=on_linux() & no_gpu(),
+        msg="Liger's Triton kernels need a GPU; this machine has none",
+        fix=None,
+        source=SRC_README),
+    caveat(
+        when=on_windows(),
+        msg="on Windows Liger runs only on the unofficial triton-windows port",
+        fix="pip install triton-windows",
+        source=SRC_README),
+    needs_build(
+        when=~is_installed() & l4t(),
+        msg="Liger needs Triton, and on Jetson L4T (JetPack 6) that means the Jetson build of triton, not PyPI's",
+        fix=f"pip install triton --index-url {JETSON_AI_LAB_JP6}  # JetPack 6",
+        source=SRC_JETSON),
+    caveat(
+        when=linux_cuda() & gpu_cc("<8.0"),
+        msg="Liger inherits Triton's hardware support, which is NVIDIA CC 8.0 and newer",
+        fix=None,
+        source=SRC_README),
+    caveat(
+        when=linux_cuda() & gpu_cc("==12.1") & installed("triton", "<3.9") & nvcc(">=12.9"),
+        msg="the installed triton (before 3.9) may not know the GB10 ('sm_121a is not defined', seen with "
+            "3.5.x): point it at the CUDA toolkit's ptxas",
+        fix="export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas",
+        source=SRC_SM121A),
+)
+
+TOOL = Tool(
+    id="liger-kernel",
+    dist="liger-kernel",
+    summary="Triton kernels for LLM training (fused cross-entropy, RMSNorm, RoPE, SwiGLU)",
+    rules=RULES,
+    install="pip install liger-kernel",
+    alternative="plain PyTorch modules (no fused kernels); on a Mac, MLX",
+    homepage="https://github.com/linkedin/Liger-Kernel",
+)

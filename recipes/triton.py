@@ -1,0 +1,89 @@
+"""Triton: the GPU kernel compiler behind torch.compile, unsloth and Liger.
+
+Linux only, NVIDIA (CC 8.0+ officially) or AMD GPUs, no CPU backend. Triton
+compiles with the ptxas it bundles, and an old ptxas does not know the newest
+GPUs: triton 3.5.x fails on GB10 ("Value 'sm_121a' is not defined") and old
+ones on Thor (sm_110a). triton 3.9.0 bundles ptxas 13.4, used for CC >= 9.0.
+"""
+
+from __future__ import annotations
+
+from ..doctor.rules import (
+    Tool, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
+    on_macos, on_windows, version,
+)
+from .torch import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
+
+SRC_README = "https://github.com/triton-lang/triton/blob/main/README.md"
+SRC_SM121A = "https://github.com/triton-lang/triton/issues/8539"
+SRC_SM121A_PTXAS_PATH = "https://github.com/triton-lang/triton/issues/9181"
+SRC_SM110A = "https://github.com/vllm-project/vllm/pull/31338"
+PTXAS_FIX = "export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas"
+
+GB10 = gpu_cc("==12.1")
+THOR = gpu_cc("==11.0")
+
+RULES = (
+    # -- platforms --
+    conflicts(
+        when=on_macos(),
+        msg="Triton generates GPU kernels for NVIDIA and AMD GPUs on Linux only: there is no macOS build "
+            "or Metal backend",
+        fix=None,
+        source=SRC_README),
+    conflicts(
+        when=on_windows(),
+        msg="Triton has no official Windows build; the unofficial triton-windows port (3.8.0.post29) "
+            "packages it for NVIDIA GPUs",
+        fix="pip install triton-windows",
+        source=SRC_README),
+    conflicts(
+        when=on_linux() & no_gpu(),
+        msg="Triton has no CPU backend: it needs an NVIDIA or AMD GPU",
+        fix=None,
+        source=SRC_README),
+    needs_build(
+        when=~is_installed() & l4t(),
+        msg="PyPI's aarch64 triton (since 3.5.0) goes with PyPI's SBSA torch and does not work on Jetson L4T "
+            "(JetPack 6); use the Jetson build that matches the Jetson torch",
+        fix=f"pip install triton --index-url {JETSON_AI_LAB_JP6}  # JetPack 6",
+        source=SRC_JETSON_WHEELS),
+    caveat(
+        when=linux_cuda() & gpu_cc("<8.0"),
+        msg="Triton supports NVIDIA GPUs of compute capability 8.0 and newer; kernels on this older GPU are "
+            "outside what upstream tests",
+        fix=None,
+        source=SRC_README),
+
+    # -- the bundled ptxas and the newest GPUs --
+    caveat(
+        when=linux_cuda() & GB10 & version("<3.9") & nvcc(">=12.9"),
+        msg="triton before 3.9 compiles with a bundled ptxas that may not know the GB10: triton 3.5.x fails "
+            "with \"ptxas fatal: Value 'sm_121a' is not defined\"; this machine's CUDA toolkit (12.9 or later) "
+            "knows sm_121a, so point Triton at its ptxas (3.9.0 bundles ptxas 13.4, which knows it)",
+        fix=PTXAS_FIX,
+        source=SRC_SM121A_PTXAS_PATH),
+    conflicts(
+        when=linux_cuda() & GB10 & version("<3.9") & (no_cuda_toolkit() | nvcc("<12.9")),
+        msg="triton before 3.9 compiles with a bundled ptxas that may not know the GB10 (triton 3.5.x: "
+            "\"Value 'sm_121a' is not defined\"), and there is no CUDA toolkit 12.9 or later here whose ptxas "
+            "could replace it",
+        fix=f"sudo apt-get install cuda-toolkit-13-0 && {PTXAS_FIX}",
+        source=SRC_SM121A),
+    caveat(
+        when=linux_cuda() & THOR & version("<3.9"),
+        msg="an older triton's bundled ptxas fails on Thor with \"Value 'sm_110a' is not defined\"; JetPack 7's "
+            "CUDA 13 ptxas knows it (triton 3.9.0 bundles ptxas 13.4)",
+        fix=PTXAS_FIX,
+        source=SRC_SM110A),
+)
+
+TOOL = Tool(
+    id="triton",
+    dist="triton",
+    summary="GPU kernel compiler used by torch.compile, unsloth and Liger kernels",
+    rules=RULES,
+    install="pip install triton",
+    alternative="on a Mac: MLX custom Metal kernels (mx.fast.metal_kernel); on Windows: pip install triton-windows",
+    homepage="https://triton-lang.org",
+)

@@ -1,0 +1,728 @@
+"""The tool recipes: the registry, the shape of every rule, and verdicts on real machines.
+
+The machines are built from the recorded outputs in /work/shared/fixtures
+(nvidia-smi, nvcc, nv_tegra_release, sysctl, collect_env of real GB10, GH200,
+Jetson Orin and Thor, Apple M4 Max, H100, RTX 4090 and Graviton3 boxes). What
+the package index offers each of them is what PyPI offered on 2026-11-21
+(compat-facts §2-§5): a wheel, only the source distribution, or nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+
+import pytest
+
+import aidoctor.recipes as recipes_pkg
+from aidoctor.doctor.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
+from aidoctor.doctor.index import Availability
+from aidoctor.doctor.rules import Ctx, Status, Tool
+from aidoctor.doctor.verdicts import Verdict, evaluate
+from aidoctor.recipes import all_tools
+
+IDS = {
+    "torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "unsloth", "peft",
+    "trl", "transformers", "accelerate", "torchtune", "axolotl", "llamafactory", "liger-kernel", "torchao", "mlx",
+    "mlx-lm", "vllm",
+}
+NVCC_NOT_FOUND = "nvcc not found (no CUDA toolkit on PATH, CUDA_HOME or /usr/local/cuda)"
+ARM_FLAGS = ("asimd", "asimddp", "bf16", "dotprod", "i8mm", "neon", "sve", "sve2", "svebf16", "svei8mm")
+
+# -- machines, from /work/shared/fixtures --
+
+# gb10.md: nvidia-smi 580.95.05 / CUDA 13.0, compute_cap 12.1, nvcc 13.0, glibc 2.39, Python 3.12.3.
+GB10 = Machine(
+    os="linux", arch="aarch64", distro="Ubuntu 24.04.3 LTS", kernel="6.14.0-1013-nvidia", glibc="2.39",
+    python="3.12.3", python_translated=False, memory_gb=121.0, unified_memory=True,
+    cpu=Cpu(model="Cortex-X925", features=ARM_FLAGS, cores=20),
+    gpus=(Gpu(vendor="nvidia", name="NVIDIA GB10", compute_capability="12.1", memory_shared=True),),
+    nvidia_driver="580.95.05", cuda_driver="13.0", cuda_toolkit="13.0", cuda_home="/usr/local/cuda",
+    jetson=False, packages={}, requires={})
+# gh200.md: GH200 (CC 9.0), Neoverse-V2, glibc 2.35; driver and CUDA as on a 550-series node.
+GH200 = Machine(
+    os="linux", arch="aarch64", distro="Ubuntu 22.04.4 LTS", kernel="6.8.0-1022-nvidia-64k", glibc="2.35",
+    python="3.12.8", python_translated=False, memory_gb=480.0, unified_memory=False,
+    cpu=Cpu(model="Neoverse-V2", features=ARM_FLAGS, cores=72),
+    gpus=(Gpu(vendor="nvidia", name="NVIDIA GH200 480GB", compute_capability="9.0", memory_gb=96.0),),
+    nvidia_driver="550.54.15", cuda_driver="12.4", cuda_toolkit="12.4", cuda_home="/usr/local/cuda",
+    jetson=False, packages={}, requires={})
+# jetson-orin.md: JetPack 6.2.1 / L4T 36.4.4, nvidia-smi 540.4.0 / CUDA 12.6, nvcc 12.6, CC 8.7 (tegra234).
+ORIN = Machine(
+    os="linux", arch="aarch64", distro="Ubuntu 22.04.5 LTS", kernel="5.15.148-tegra", glibc="2.35",
+    python="3.10.12", python_translated=False, memory_gb=64.0, unified_memory=True,
+    cpu=Cpu(model="Cortex-A78AE", features=("asimd", "asimddp", "dotprod", "neon"), cores=12),
+    gpus=(Gpu(vendor="nvidia", name="Orin (nvgpu)", compute_capability="8.7", memory_shared=True),),
+    nvidia_driver="540.4.0", cuda_driver="12.6", cuda_toolkit="12.6", cuda_home="/usr/local/cuda",
+    jetson=Jetson(l4t="36.4.4", jetpack="6.2.1", module="NVIDIA Jetson AGX Orin Developer Kit", soc="tegra234"),
+    packages={}, requires={})
+# jetson-thor.md: L4T R38.2.0 (JetPack 7.0), NVIDIA Thor (CC 11.0), driver 580.00 / CUDA 13.0, Python 3.12.3.
+THOR = Machine(
+    os="linux", arch="aarch64", distro="Ubuntu 24.04 Noble Numbat", kernel="6.8.12-tegra", glibc="2.39",
+    python="3.12.3", python_translated=False, memory_gb=128.0, unified_memory=True,
+    cpu=Cpu(model="Neoverse-V3AE", features=ARM_FLAGS, cores=14),
+    gpus=(Gpu(vendor="nvidia", name="NVIDIA Thor", compute_capability="11.0", memory_shared=True),),
+    nvidia_driver="580.00", cuda_driver="13.0", cuda_toolkit="13.0", cuda_home="/usr/local/cuda",
+    jetson=Jetson(l4t="38.2.0", jetpack="7.0", module="NVIDIA Jetson AGX Thor Developer Kit", soc="tegra264"),
+    packages={}, requires={})
+# apple-silicon.md: Apple M4 Max (16 cores, SME2, BF16), native arm64 Python, MPS available.
+MAC = Machine(
+    os="darwin", arch="aarch64", macos="15.5", python="3.12.8", python_translated=False, memory_gb=64.0,
+    unified_memory=True, cpu=Cpu(model="Apple M4 Max", features=("bf16", "i8mm", "sme", "sme2"), cores=16),
+    gpus=(Gpu(vendor="apple", name="Apple M4 Max", memory_shared=True),),
+    jetson=False, apple=Apple(chip="Apple M4 Max", gpu_cores=40, mps=True), packages={}, requires={},
+    unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+# x86-nvidia.md: H100 80GB HBM3, driver 590.48.01 / CUDA 13.1, Ubuntu 22.04.5; nvcc 12.8 (§7).
+H100 = Machine(
+    os="linux", arch="x86_64", distro="Ubuntu 22.04.5 LTS", kernel="5.15.0-185-generic", glibc="2.35",
+    python="3.12.3", python_translated=False, memory_gb=256.0, unified_memory=False,
+    cpu=Cpu(model="Intel Xeon", features=("avx", "avx2", "avx512f", "fma"), cores=26),
+    gpus=(Gpu(vendor="nvidia", name="NVIDIA H100 80GB HBM3", compute_capability="9.0", memory_gb=79.6),),
+    nvidia_driver="590.48.01", cuda_driver="13.1", cuda_toolkit="12.8", cuda_home="/usr/local/cuda",
+    jetson=False, packages={}, requires={})
+# x86-nvidia.md §3c: RTX 4090 D, driver 550.107.02 / CUDA 12.4 (CC 8.9).
+RTX4090 = Machine(
+    os="linux", arch="x86_64", distro="Ubuntu 22.04.5 LTS", glibc="2.35", python="3.12.3",
+    python_translated=False, memory_gb=64.0, unified_memory=False,
+    cpu=Cpu(model="AMD Ryzen", features=("avx", "avx2", "fma"), cores=16),
+    gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090 D", compute_capability="8.9", memory_gb=24.0),),
+    nvidia_driver="550.107.02", cuda_driver="12.4", jetson=False, packages={}, requires={},
+    unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+# graviton.md: Graviton3 (Neoverse-V1, SVE, no BF16 in that kernel's flags), no GPU, glibc 2.35.
+GRAVITON = Machine(
+    os="linux", arch="aarch64", distro="Ubuntu 22.04.5 LTS", kernel="6.14.0-1018-aws", glibc="2.35",
+    python="3.12.12", python_translated=False, memory_gb=32.0, unified_memory=False,
+    cpu=Cpu(model="Neoverse-V1", features=("asimd", "asimddp", "dotprod", "neon", "sve"), cores=8), gpus=(),
+    jetson=False, packages={}, requires={},
+    unknown={"nvidia_driver": "nvidia-smi not found", "cuda_driver": "nvidia-smi not found",
+             "cuda_toolkit": NVCC_NOT_FOUND})
+
+MACHINES = {"gb10": GB10, "gh200": GH200, "orin": ORIN, "thor": THOR, "mac": MAC, "h100": H100,
+            "rtx4090": RTX4090, "graviton": GRAVITON}
+LINUX_ARM = ("gb10", "gh200", "orin", "thor", "graviton")
+
+# -- what PyPI offers each of them (compat-facts §5; torch on Python 3.10 stops at 2.14) --
+
+
+def wheel(version: str, filename: str) -> Availability:
+    name = filename.split("-", 1)[0]
+    return Availability("wheel", version, filename, (), f"wheel {filename} on the package index",
+                        f"https://pypi.org/project/{name}/")
+
+
+def sdist(name: str, version: str) -> Availability:
+    return Availability("sdist", version, None, (), f"no wheel for this platform on the package index; pip would "
+                        f"build {name} {version} from its source distribution", f"https://pypi.org/project/{name}/")
+
+
+def nothing(name: str) -> Availability:
+    return Availability("none", reason=f"no release of {name} has a wheel or source distribution for this platform",
+                        source=f"https://pypi.org/project/{name}/")
+
+
+PY3 = {"peft": "0.21.2", "trl": "1.16.0", "transformers": "5.23.0", "accelerate": "1.15.0", "torchtune": "0.6.1",
+       "axolotl": "0.21.0", "llamafactory": "0.9.5", "liger-kernel": "0.8.5", "unsloth": "2026.10.9",
+       "mlx-lm": "0.32.2"}
+PY310 = {"trl": "0.24.0", "transformers": "4.57.1", "axolotl": "0.12.2", "llamafactory": "0.9.3",
+         "mlx-lm": "0.28.3", "torch": "2.14.0"}  # what pip falls back to on Python 3.10 (Orin)
+
+
+def available(tool: str, key: str) -> Availability | None:
+    machine = MACHINES[key]
+    linux, arm = machine.os == "linux", machine.arch == "aarch64"
+    py310 = machine.python.startswith("3.10")
+    if tool == "flash-attn-3":
+        return None
+    if tool == "flash-attn":
+        return sdist("flash-attn", "2.8.3.post2")
+    if tool == "deepspeed":
+        return sdist("deepspeed", "0.19.8")
+    if tool in PY3 or (py310 and tool in PY310):
+        version = PY310[tool] if py310 and tool in PY310 else PY3[tool]
+        if tool == "torch":
+            return wheel(version, f"torch-{version}-cp310-cp310-manylinux_2_28_aarch64.whl")
+        return wheel(version, f"{tool.replace('-', '_')}-{version}-py3-none-any.whl")
+    plat = ("manylinux_2_28_aarch64" if arm else "manylinux_2_28_x86_64") if linux else "macosx_14_0_arm64"
+    tag = f"cp{machine.python.split('.')[0]}{machine.python.split('.')[1]}"
+    if tool == "torch":
+        return wheel("2.15.0", f"torch-2.15.0-{tag}-{tag}-{plat}.whl")
+    if tool == "triton":
+        return wheel("3.9.0", f"triton-3.9.0-{tag}-{tag}-{plat}.whl") if linux else nothing("triton")
+    if tool == "bitsandbytes":
+        return wheel("0.50.2", f"bitsandbytes-0.50.2-py3-none-{plat}.whl")
+    if tool == "xformers":
+        return wheel("0.0.35", "xformers-0.0.35-py39-none-manylinux_2_28_x86_64.whl") if linux and not arm \
+            else sdist("xformers", "0.0.35")
+    if tool == "mlx":
+        plat = plat.replace("manylinux_2_28", "manylinux_2_35")
+        return wheel("0.32.4", f"mlx-0.32.4-{tag}-{tag}-{plat}.whl")
+    if tool == "torchao":
+        return wheel("0.18.0", "torchao-0.18.0-cp310-abi3-manylinux_2_28_x86_64.whl") if linux and not arm \
+            else wheel("0.18.0", "torchao-0.18.0-py3-none-any.whl")
+    if tool == "vllm":
+        return wheel("0.33.0", f"vllm-0.33.0-cp38-abi3-{plat}.whl") if linux else nothing("vllm")
+    raise AssertionError(f"no availability for {tool}")
+
+
+def verdict(tool: str, key: str, machine: Machine | None = None, avail: Availability | None = None) -> Verdict:
+    return evaluate(all_tools()[tool], machine or MACHINES[key], avail or available(tool, key),
+                    watched=frozenset({"torch", "transformers", "trl", "peft"}))
+
+
+def with_torch(machine: Machine, version: str, cuda: str | None, arch_list: tuple[str, ...], **more) -> Machine:
+    packages = {"torch": version, **more}
+    return dataclasses.replace(machine, packages=packages,
+                               torch_build=TorchBuild(version=version, cuda=cuda, arch_list=arch_list))
+
+
+def text(v: Verdict) -> str:
+    return " | ".join((*v.reasons, *v.fixes, *v.sources))
+
+
+TORCH_215_ARM = ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")  # libtorch_python of the 2.15.0 aarch64 wheel
+TORCH_214_ARM = ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")
+
+
+# -- the registry and the shape of every rule --
+
+def test_registry_has_exactly_the_twenty_tools():
+    assert set(all_tools()) == IDS
+    assert len(all_tools()) == 20
+
+
+def _modules():
+    return [m.name for m in pkgutil.iter_modules(recipes_pkg.__path__) if not m.name.startswith("_")]
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_every_module_exports_a_tool_named_after_it(name):
+    module = importlib.import_module(f"aidoctor.recipes.{name}")
+    assert isinstance(module.TOOL, Tool)
+    assert module.TOOL.id.replace("-", "_") == name
+    assert module.__doc__ and module.__doc__.strip()
+
+
+@pytest.mark.parametrize("tool", sorted(IDS))
+def test_every_rule_has_a_reason_a_source_and_a_fix_or_an_explicit_none(tool):
+    spec = all_tools()[tool]
+    assert spec.rules, f"{tool} declares no rule"
+    assert spec.install.strip() and spec.summary.strip()
+    for rule in spec.rules:
+        assert rule.msg.strip() and len(rule.msg) > 20
+        assert rule.source.startswith("https://") and " " not in rule.source
+        assert rule.fix is None or (isinstance(rule.fix, str) and rule.fix.strip())
+
+
+def test_flash_attn_3_is_not_on_the_index():
+    assert all_tools()["flash-attn-3"].on_index is False
+    assert all_tools()["flash-attn-3"].dist == "flash_attn_3"
+
+
+@pytest.mark.parametrize("key", sorted(MACHINES))
+@pytest.mark.parametrize("tool", sorted(IDS))
+def test_every_tool_gets_a_verdict_with_reasons_on_every_machine(tool, key):
+    v = verdict(tool, key)
+    assert isinstance(v.status, Status)
+    assert v.reasons
+    if v.status is not Status.OK:
+        assert v.sources
+
+
+# -- pure-Python Hugging Face tools: fine wherever a wheel is --
+
+@pytest.mark.parametrize("key", sorted(MACHINES))
+@pytest.mark.parametrize("tool", ["peft", "trl", "transformers", "accelerate"])
+def test_hugging_face_libraries_are_ok_everywhere_given_a_wheel(tool, key):
+    v = verdict(tool, key)
+    assert v.status is Status.OK, v.reasons
+
+
+def test_transformers_pin_on_old_torch():
+    v = verdict("transformers", "h100", with_torch(H100, "2.5.1", "12.4", ("sm_80", "sm_90")))
+    assert v.status is Status.UNSUPPORTED
+    assert any("torch>=2.6" in f for f in v.fixes)
+
+
+# -- torch --
+
+def test_cpu_torch_on_gb10_is_unsupported():
+    v = verdict("torch", "gb10", with_torch(GB10, "2.10.0+cpu", None, ()))
+    assert v.status is Status.UNSUPPORTED
+    assert "CPU-only" in v.reasons[0]
+    assert "https://github.com/pytorch/pytorch/issues/160162" in v.sources
+    assert any("whl/cu130" in f for f in v.fixes)  # driver 580: a CUDA 13 build
+
+
+def test_cpu_torch_on_gh200_with_an_old_driver_gets_a_cuda12_build():
+    v = verdict("torch", "gh200", with_torch(GH200, "2.10.0+cpu", None, ()))
+    assert v.status is Status.UNSUPPORTED
+    assert any("whl/cu128" in f for f in v.fixes)
+
+
+def test_torch_215_on_gb10_runs_sm120_code():
+    v = verdict("torch", "gb10", with_torch(GB10, "2.15.0+cu132", "13.2", TORCH_215_ARM))
+    assert v.status in (Status.OK, Status.CAVEATS)
+    assert v.status is Status.CAVEATS
+    assert "sm_120" in v.reasons[0] and "harmless" in v.reasons[0]
+
+
+def test_torch_215_pypi_build_on_orin_is_not_ok():
+    # sm_80 would run on 8.7 by NVIDIA's cubin rule, but this is an SBSA CUDA 13 build on L4T.
+    v = verdict("torch", "orin", with_torch(ORIN, "2.15.0+cu132", "13.2", TORCH_215_ARM))
+    assert v.status is Status.UNSUPPORTED
+    assert any("sm_87" in r for r in v.reasons)
+    assert any("CUDA major" in r or "newer CUDA major" in r for r in v.reasons)
+    assert any("jetson-ai-lab.io/jp6/cu126" in f for f in v.fixes)
+
+
+def test_jetson_torch_build_on_orin_is_ok():
+    v = verdict("torch", "orin", with_torch(ORIN, "2.8.0", "12.6", ("sm_87",)))
+    assert v.status is Status.OK, v.reasons
+
+
+def test_torch_cu130_with_driver_550_on_gh200_is_unsupported():
+    v = verdict("torch", "gh200", with_torch(GH200, "2.14.0+cu130", "13.0", TORCH_214_ARM))
+    assert v.status is Status.UNSUPPORTED
+    assert any("580" in r for r in v.reasons)
+    assert "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html" in v.sources
+
+
+def test_torch_to_install_on_gh200_needs_driver_580():
+    v = verdict("torch", "gh200")  # PyPI would give 2.15.0+cu132
+    assert v.status is Status.UNSUPPORTED
+    assert any("580" in r for r in v.reasons)
+    assert any("whl/cu128" in f for f in v.fixes)
+
+
+def test_torch_to_install_on_rtx4090_with_driver_550_is_unsupported():
+    assert verdict("torch", "rtx4090").status is Status.UNSUPPORTED
+
+
+def test_torch_to_install_on_orin_comes_from_the_jetson_index():
+    v = verdict("torch", "orin")
+    assert v.status is Status.BUILD
+    assert any("https://pypi.jetson-ai-lab.io/jp6/cu126" in f for f in v.fixes)
+
+
+def test_torch_210_to_install_on_aarch64_nvidia_is_cpu_only():
+    v = verdict("torch", "gb10", avail=wheel("2.10.0", "torch-2.10.0-cp39-cp39-manylinux_2_28_aarch64.whl"))
+    assert v.status is Status.UNSUPPORTED
+    assert any("CPU-only" in r for r in v.reasons)
+
+
+@pytest.mark.parametrize("key", ["gb10", "h100", "thor", "mac"])
+def test_torch_to_install_is_usable(key):
+    assert verdict("torch", key).status.usable
+
+
+def test_torch_on_graviton_suggests_the_cpu_wheel():
+    v = verdict("torch", "graviton")
+    assert v.status is Status.CAVEATS
+    assert any("whl/cpu" in f for f in v.fixes)
+
+
+def test_torch_cpu_only_on_a_mac_is_fine():
+    assert verdict("torch", "mac", with_torch(MAC, "2.15.0", None, ())).status is Status.OK
+
+
+def test_old_torch_on_an_rtx_5090_has_no_kernels():
+    rtx5090 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 5090",
+                                                   compute_capability="12.0"),))
+    v = verdict("torch", "h100", with_torch(rtx5090, "2.7.0+cu126", "12.6",
+                                             ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")))
+    assert v.status is Status.UNSUPPORTED
+    assert any("no kernel" in r for r in v.reasons)
+
+
+def test_torch_215_on_a_v100_points_at_the_cu126_index():
+    v100 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="Tesla V100-SXM2-16GB",
+                                                compute_capability="7.0"),))
+    v = verdict("torch", "h100", v100)
+    assert v.status is Status.UNSUPPORTED
+    assert any("whl/cu126" in f for f in v.fixes)
+
+
+def test_mps_unusable_under_rosetta():
+    rosetta = dataclasses.replace(MAC, python_translated=True, apple=Apple(chip="Apple M1", mps=False))
+    v = verdict("torch", "mac", rosetta, wheel("2.2.2", "torch-2.2.2-cp312-none-macosx_10_9_x86_64.whl"))
+    assert v.status is Status.CAVEATS
+    assert any("Rosetta" in r for r in v.reasons)
+
+
+# -- triton --
+
+def test_triton_350_on_gb10_needs_the_toolkit_ptxas():
+    machine = with_torch(GB10, "2.10.0a0", "13.0", ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120"), triton="3.5.0")
+    v = verdict("triton", "gb10", machine)
+    assert v.status in (Status.CAVEATS, Status.UNSUPPORTED)
+    assert "sm_121a" in v.reasons[0]
+    assert "export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas" in v.fixes
+
+
+def test_triton_350_on_gb10_without_a_toolkit_is_unsupported():
+    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND},
+                                  packages={"triton": "3.5.0"})
+    v = verdict("triton", "gb10", machine)
+    assert v.status is Status.UNSUPPORTED
+    assert any("TRITON_PTXAS_PATH" in f for f in v.fixes)
+
+
+def test_triton_39_on_gb10_is_ok():
+    assert verdict("triton", "gb10").status is Status.OK
+
+
+def test_triton_on_a_mac_is_unsupported_with_a_reason():
+    v = verdict("triton", "mac")
+    assert v.status is Status.UNSUPPORTED
+    assert "Linux only" in v.reasons[0]
+
+
+def test_triton_on_graviton_has_no_cpu_backend():
+    v = verdict("triton", "graviton")
+    assert v.status is Status.UNSUPPORTED
+    assert any("no CPU backend" in r for r in v.reasons)
+
+
+def test_triton_on_orin_needs_the_jetson_build():
+    assert verdict("triton", "orin").status is Status.BUILD
+
+
+# -- flash-attn and FlashAttention 3 --
+
+def test_flash_attn_on_a_mac_is_unsupported_with_sdpa():
+    v = verdict("flash-attn", "mac")
+    assert v.status is Status.UNSUPPORTED
+    assert "CUDA-only" in v.reasons[0]
+    assert any(f.startswith("alternative:") and "sdpa" in f for f in v.fixes)
+
+
+def test_flash_attn_on_gb10_builds_for_120():
+    v = verdict("flash-attn", "gb10")
+    assert v.status is Status.BUILD
+    assert any("FLASH_ATTN_CUDA_ARCHS=120" in f and "MAX_JOBS=" in f for f in v.fixes)
+    assert not any("FLASH_ATTN_CUDA_ARCHS=121" in f for f in v.fixes)
+
+
+@pytest.mark.parametrize("key, archs", [("gh200", "90"), ("h100", "90"), ("orin", "80"), ("thor", "110"),
+                                        ("rtx4090", "80")])
+def test_flash_attn_build_targets(key, archs):
+    v = verdict("flash-attn", key)
+    assert v.status is Status.BUILD
+    assert any(f"FLASH_ATTN_CUDA_ARCHS={archs} " in f for f in v.fixes)
+
+
+def test_flash_attn_on_thor_builds_from_main():
+    v = verdict("flash-attn", "thor")
+    assert any("git+https://github.com/Dao-AILab/flash-attention.git" in f for f in v.fixes)
+
+
+def test_flash_attn_without_nvcc_says_so():
+    v = verdict("flash-attn", "rtx4090")
+    assert any("nvcc" in r for r in v.reasons)
+    assert any("cuda-toolkit" in f for f in v.fixes)
+
+
+def test_flash_attn_on_turing_is_unsupported():
+    t4 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="Tesla T4", compute_capability="7.5"),))
+    v = verdict("flash-attn", "h100", t4)
+    assert v.status is Status.UNSUPPORTED
+    assert any('flash-attn<2' in f for f in v.fixes)
+
+
+def test_flash_attn_3_builds_on_h100():
+    v = verdict("flash-attn-3", "h100")
+    assert v.status is Status.BUILD
+    assert any("flash-attention/hopper" in f for f in v.fixes)
+
+
+@pytest.mark.parametrize("key", ["gb10", "orin", "thor", "rtx4090"])
+def test_flash_attn_3_needs_hopper(key):
+    v = verdict("flash-attn-3", key)
+    assert v.status is Status.UNSUPPORTED
+    assert any("sm_90a" in r for r in v.reasons)
+
+
+def test_flash_attn_3_on_a_mac_is_unsupported():
+    assert verdict("flash-attn-3", "mac").status is Status.UNSUPPORTED
+
+
+def test_flash_attn_3_installed_on_h100_is_ok():
+    machine = dataclasses.replace(H100, packages={"flash-attn-3": "3.0.0b1"})
+    assert verdict("flash-attn-3", "h100", machine).status is Status.OK
+
+
+# -- bitsandbytes, xformers, deepspeed, torchao, liger --
+
+def test_bitsandbytes_on_orin_is_a_build_with_1930():
+    v = verdict("bitsandbytes", "orin")
+    assert v.status is Status.BUILD
+    assert "https://github.com/bitsandbytes-foundation/bitsandbytes/issues/1930" in v.sources
+    assert "named symbol not found" in v.reasons[0]
+    assert any("-DCOMPUTE_CAPABILITY=87" in f for f in v.fixes)
+
+
+@pytest.mark.parametrize("key", ["gb10", "gh200", "h100", "thor", "graviton"])
+def test_bitsandbytes_works_on_sbsa_and_x86(key):
+    assert verdict("bitsandbytes", key).status is Status.OK
+
+
+def test_bitsandbytes_on_a_mac_has_caveats():
+    v = verdict("bitsandbytes", "mac")
+    assert v.status is Status.CAVEATS
+    assert "8-bit optimizers" in v.reasons[0]
+
+
+@pytest.mark.parametrize("key", ["gb10", "gh200", "orin", "thor"])
+def test_xformers_on_aarch64_is_a_build(key):
+    v = verdict("xformers", key)
+    assert v.status is Status.BUILD
+    assert any("TORCH_CUDA_ARCH_LIST" in f or "jetson-containers" in f for f in v.fixes)
+
+
+def test_xformers_on_a_mac_is_unsupported():
+    v = verdict("xformers", "mac")
+    assert v.status is Status.UNSUPPORTED
+    assert any("alternative:" in f for f in v.fixes)
+
+
+def test_xformers_on_h100_is_ok():
+    assert verdict("xformers", "h100").status is Status.OK
+
+
+def test_deepspeed_without_nvcc_warns_about_jit_ops():
+    machine = dataclasses.replace(RTX4090, packages={"deepspeed": "0.19.8"})
+    v = verdict("deepspeed", "rtx4090", machine)
+    assert v.status is Status.CAVEATS
+    assert any("nvcc" in r for r in v.reasons)
+
+
+def test_deepspeed_cuda_mismatch_on_gb10():
+    machine = with_torch(GB10, "2.15.0+cu132", "13.2", TORCH_215_ARM, deepspeed="0.19.8")
+    v = verdict("deepspeed", "gb10", machine)
+    assert v.status is Status.CAVEATS
+    assert any("DS_SKIP_CUDA_CHECK=1" in f for f in v.fixes)
+
+
+def test_deepspeed_on_a_mac_uses_mps_or_cpu():
+    machine = dataclasses.replace(MAC, packages={"deepspeed": "0.19.8"})
+    v = verdict("deepspeed", "mac", machine)
+    assert v.status is Status.CAVEATS
+    assert any("mps" in r for r in v.reasons)
+
+
+def test_torchao_float8_needs_ada_on_orin():
+    v = verdict("torchao", "orin")
+    assert v.status is Status.CAVEATS
+    assert any("8.9" in r for r in v.reasons)
+
+
+def test_torchao_on_h100_is_ok():
+    assert verdict("torchao", "h100").status is Status.OK
+
+
+def test_liger_kernel_follows_triton():
+    assert verdict("liger-kernel", "mac").status is Status.UNSUPPORTED
+    assert verdict("liger-kernel", "graviton").status is Status.UNSUPPORTED
+    assert verdict("liger-kernel", "h100").status is Status.OK
+    assert verdict("liger-kernel", "orin").status is Status.BUILD
+
+
+# -- the fine-tuning frameworks --
+
+def test_unsloth_with_torch_215_is_unsupported():
+    machine = with_torch(GB10, "2.15.0+cu132", "13.2", TORCH_215_ARM, unsloth="2026.10.9")
+    v = verdict("unsloth", "gb10", machine)
+    assert v.status is Status.UNSUPPORTED
+    assert "torch >= 2.4, < 2.15" in v.reasons[0]
+    assert 'pip install "torch>=2.4,<2.15"' in v.fixes
+    assert "https://pypi.org/project/unsloth/2026.10.9/" in v.sources
+
+
+def test_unsloth_on_gb10_has_the_spark_caveats():
+    v = verdict("unsloth", "gb10")
+    assert v.status is Status.CAVEATS
+    assert any("fast_inference" in r for r in v.reasons)
+    assert "pip install --no-deps unsloth unsloth_zoo bitsandbytes" in v.fixes
+
+
+def test_unsloth_on_a_mac_uses_mlx():
+    v = verdict("unsloth", "mac")
+    assert v.status is Status.CAVEATS
+    assert any("MLX" in r for r in v.reasons)
+
+
+def test_unsloth_needs_a_gpu():
+    v = verdict("unsloth", "graviton")
+    assert v.status is Status.UNSUPPORTED
+    assert "You need a GPU." in v.reasons[0]
+
+
+def test_unsloth_with_cpu_torch_on_gb10():
+    v = verdict("unsloth", "gb10", with_torch(GB10, "2.10.0+cpu", None, ()))
+    assert v.status is Status.UNSUPPORTED
+    assert "https://github.com/unslothai/unsloth/issues/3553" in v.sources
+
+
+def test_axolotl_on_orin_is_unsupported():
+    v = verdict("axolotl", "orin")
+    assert v.status is Status.UNSUPPORTED
+    assert any("Python 3.12" in r and "3.10" in r for r in v.reasons)
+
+
+def test_axolotl_with_torch_215_is_unsupported():
+    machine = with_torch(H100, "2.15.0+cu132", "13.2", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"))
+    v = verdict("axolotl", "h100", machine)
+    assert v.status is Status.UNSUPPORTED
+    assert 'pip install "torch>=2.13,<2.15"' in v.fixes
+
+
+def test_axolotl_on_h100_is_ok():
+    assert verdict("axolotl", "h100").status is Status.OK
+
+
+def test_llamafactory_refuses_a_new_transformers():
+    machine = dataclasses.replace(H100, packages={"llamafactory": "0.9.5", "transformers": "5.23.0"})
+    v = verdict("llamafactory", "h100", machine)
+    assert v.status is Status.UNSUPPORTED
+    assert any("transformers<=5.6" in f for f in v.fixes)
+
+
+def test_torchtune_is_unmaintained():
+    v = verdict("torchtune", "h100")
+    assert v.status is Status.CAVEATS
+    assert "https://github.com/meta-pytorch/torchtune/issues/2883" in v.sources
+
+
+# -- vllm --
+
+def test_vllm_033_with_torch_215_is_unsupported():
+    machine = with_torch(H100, "2.15.0+cu132", "13.2", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"),
+                         vllm="0.33.0")
+    v = verdict("vllm", "h100", machine)
+    assert v.status is Status.UNSUPPORTED
+    assert "torch == 2.14.0" in v.reasons[0]
+    assert 'pip install "torch==2.14.0"' in v.fixes
+
+
+def test_vllm_on_h100_is_ok():
+    assert verdict("vllm", "h100").status is Status.OK
+
+
+def test_vllm_on_gb10_has_caveats():
+    v = verdict("vllm", "gb10")
+    assert v.status is Status.CAVEATS
+    assert any("12.1" in r for r in v.reasons)
+
+
+def test_vllm_on_gh200_needs_driver_580():
+    v = verdict("vllm", "gh200")
+    assert v.status is Status.UNSUPPORTED
+    assert any("580" in r for r in v.reasons)
+
+
+def test_vllm_on_a_mac_is_unsupported_with_alternatives():
+    v = verdict("vllm", "mac")
+    assert v.status is Status.UNSUPPORTED
+    assert any("vllm-metal" in f for f in v.fixes)
+
+
+def test_vllm_on_orin_comes_from_jetson_containers():
+    assert verdict("vllm", "orin").status is Status.BUILD
+
+
+def test_vllm_on_graviton_takes_the_cpu_wheel():
+    v = verdict("vllm", "graviton")
+    assert v.status is Status.BUILD
+    assert any("+cpu-cp38-abi3-manylinux_2_34_aarch64.whl" in f for f in v.fixes)
+    assert any("FEAT_BF16" in r for r in v.reasons)
+
+
+# -- mlx and mlx-lm --
+
+def test_mlx_on_a_mac_is_ok():
+    v = verdict("mlx", "mac")
+    assert v.status is Status.OK
+    assert v.available.kind == "wheel"
+
+
+@pytest.mark.parametrize("key", ["orin", "thor"])
+def test_mlx_on_a_jetson_is_unsupported(key):
+    v = verdict("mlx", key)
+    assert v.status is Status.UNSUPPORTED
+    assert any("Jetson" in r for r in v.reasons)
+
+
+def test_mlx_on_gb10_takes_the_cuda13_extra():
+    v = verdict("mlx", "gb10")
+    assert v.status is Status.CAVEATS
+    assert 'pip install "mlx[cuda13]"' in v.fixes
+
+
+def test_mlx_on_gh200_takes_the_cuda12_extra():
+    v = verdict("mlx", "gh200")
+    assert v.status is Status.CAVEATS
+    assert 'pip install "mlx[cuda12]"' in v.fixes
+
+
+def test_mlx_with_its_cuda_backend_on_gb10_is_ok():
+    machine = dataclasses.replace(GB10, packages={"mlx": "0.32.4", "mlx-cuda-13": "0.32.4"})
+    assert verdict("mlx", "gb10", machine).status is Status.OK
+
+
+def test_mlx_on_graviton_takes_the_cpu_extra():
+    v = verdict("mlx", "graviton")
+    assert v.status is Status.CAVEATS
+    assert 'pip install "mlx[cpu]"' in v.fixes
+
+
+def test_mlx_on_an_intel_mac_or_old_macos():
+    old = dataclasses.replace(MAC, macos="13.6")
+    assert verdict("mlx", "mac", old).status is Status.UNSUPPORTED
+    rosetta = dataclasses.replace(MAC, python_translated=True, apple=Apple(chip="Apple M1", mps=False))
+    assert verdict("mlx", "mac", rosetta, nothing("mlx")).status is Status.UNSUPPORTED
+
+
+def test_mlx_lm_on_linux_needs_an_extra():
+    assert 'pip install "mlx-lm[cuda13]"' in verdict("mlx-lm", "gb10").fixes
+    assert 'pip install "mlx-lm[cpu]"' in verdict("mlx-lm", "graviton").fixes
+    assert verdict("mlx-lm", "mac").status is Status.OK
+    assert verdict("mlx-lm", "orin").status is Status.UNSUPPORTED
+
+
+# -- unknown facts: unknown verdicts naming what is missing, never a crash or a guess --
+
+GPU_TOOLS = ["torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "unsloth", "vllm", "mlx",
+             "liger-kernel", "axolotl"]
+
+
+@pytest.mark.parametrize("tool", sorted(IDS))
+def test_a_machine_known_only_as_linux_gives_unknown(tool):
+    v = evaluate(all_tools()[tool], Machine(os="linux"), available(tool, "gb10"))
+    assert v.status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("tool", GPU_TOOLS)
+def test_unknown_gpus_make_gpu_tools_unknown_and_say_so(tool):
+    machine = Machine(os="linux", packages={}, requires={})
+    v = evaluate(all_tools()[tool], machine, available(tool, "gb10"))
+    assert v.status is Status.UNKNOWN
+    assert any("cannot tell whether this applies" in r and "gpus" in r for r in v.reasons)
+
+
+@pytest.mark.parametrize("tool", ["peft", "trl", "transformers", "accelerate"])
+def test_unknown_hardware_does_not_matter_to_pure_python_tools(tool):
+    v = evaluate(all_tools()[tool], Machine(os="linux", packages={}, requires={}), available(tool, "gb10"))
+    assert v.status is Status.OK
+
+
+def test_unknown_availability_makes_version_rules_unknown_not_wrong():
+    v = evaluate(all_tools()["torch"], GH200, None)
+    assert v.status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("tool", sorted(IDS))
+def test_no_rule_crashes_on_an_empty_machine(tool):
+    for rule in all_tools()[tool].rules:
+        for machine in (Machine(), Machine(os="linux"), Machine(os="darwin"), Machine(os="windows")):
+            assert rule.when(Ctx(machine)) in (True, False, None)
