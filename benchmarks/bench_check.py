@@ -36,7 +36,9 @@ def ensure_venv(venv: Path) -> Path:
     if "torch" not in names:
         print("installing torch into the benchmark venv (once)...", flush=True)
         sh(str(python), "-m", "pip", "install", "-q", "torch")
-    sh(str(python), "-m", "pip", "install", "-q", "-e", str(ROOT))  # also brings aidoctor's own pins
+    # Installed as a user installs it (not editable: an editable finder costs imports on every run).
+    sh(str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(ROOT))
+    sh(str(python), "-m", "pip", "install", "-q", str(ROOT))  # and aidoctor's own pinned dependencies
     return python
 
 

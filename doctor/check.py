@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..recipes import all_tools
-from . import deep as deep_probe
 from . import probes
 from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from .facts import Machine
 from .index import Availability, Index, platform_tags, select
-from .profiles import load as load_profile
 from .rules import Status, Tool
 from .system import LiveSystem, System
 from .verdicts import Verdict, evaluate
@@ -125,7 +122,9 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
     if problem is not None:
         raise TargetPythonError(python, problem)
     if request.deep:
-        machine = replace(machine, deep=deep_probe.run(system, python, request.deep_timeout))
+        from . import deep
+
+        machine = replace(machine, deep=deep.run(system, python, request.deep_timeout))
     return machine
 
 
@@ -152,12 +151,16 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
     if request.facts_file is not None:
         machine, subject = load_facts_file(request.facts_file), f"facts file {request.facts_file}"
     elif request.profile is not None:
+        from .profiles import load as load_profile  # importlib.resources: only when a profile is asked for
+
         machine, subject = load_profile(request.profile).machine, f"profile {request.profile}"
     else:
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
     elif subject == "this machine":
+        import socket
+
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     from .index import default_cache_dir
 

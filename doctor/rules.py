@@ -14,6 +14,7 @@ makes the verdict `unknown` with the missing facts named, never a guess.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -172,13 +173,18 @@ def _in_spec(value: str | Version | None, spec: str) -> bool | None:
     version = value if isinstance(value, Version) or value is None else parse_version(value)
     if version is None:
         return None
-    return SpecifierSet(spec).contains(version, prereleases=True)
+    return _specifier(spec).contains(version, prereleases=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _specifier(text: str) -> SpecifierSet:
+    return SpecifierSet(text)
 
 
 def spec(text: str) -> str:
     """Validate a version specifier at declaration time, so a typo fails the tests, not a user."""
     try:
-        SpecifierSet(text)
+        _specifier(text)
     except InvalidSpecifier as exc:
         raise ValueError(f"bad version specifier {text!r}") from exc
     return text

@@ -64,7 +64,10 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
         ctx = Ctx(machine, parse_version(candidate.version) if candidate else None, installed=False)
         findings += _rule_findings(tool, ctx)
         if tool.on_index:
-            findings.append(_availability_finding(tool, available, machine))
+            finding = _availability_finding(tool, available, machine)
+            if any(f.fix and f.status.rank >= finding.status.rank > Status.OK.rank for f in findings):
+                finding = Finding(finding.status, finding.msg, None, finding.source)  # a rule's fix is more exact
+            findings.append(finding)
             if candidate is not None:
                 findings += _candidate_requirements(tool, candidate, machine, watched)
         elif not findings:
@@ -147,8 +150,8 @@ def _applicable(requirements: tuple[str, ...], machine: Machine, watched: frozen
     for text in requirements:
         # Cheap name test first: transformers alone declares hundreds of extras' requirements.
         name = _LEADING_NAME.match(text)
-        if name is None or canonical_name(name.group(0)) not in watched:
-            continue
+        if name is None or canonical_name(name.group(0)) not in watched or _EXTRA.search(text):
+            continue  # an extra's requirement applies only when someone asks for that extra
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
@@ -168,6 +171,7 @@ def _applicable(requirements: tuple[str, ...], machine: Machine, watched: frozen
 
 
 _LEADING_NAME = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*")
+_EXTRA = re.compile(r";.*\bextra\s*==")
 
 
 def _installed_requirements(tool: Tool, installed: str, machine: Machine, watched: frozenset[str]) -> list[Finding]:

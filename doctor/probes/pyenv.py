@@ -56,7 +56,7 @@ VERSION_ONLY = "--version-only"
 # needed (the whole `aidoctor check` aims at 250 ms). Run as __main__ it prints
 # the report; tests exec it under another name to reach its functions.
 REPORT_SOURCE = r'''
-import json, os, platform, re, sys
+import json, os, re, sys
 
 TOOLS = set(%(tools)r)
 ERRORS = {}
@@ -270,11 +270,11 @@ def main():
     if sys.path and sys.path[0] == "":
         del sys.path[0]
     report = {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
+        "python": "%%d.%%d.%%d" %% sys.version_info[:3],
+        "implementation": sys.implementation.name,
         "executable": sys.executable,
         "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
-        "machine": platform.machine(),
+        "machine": os.uname().machine if hasattr(os, "uname") else None,
         "platform": sys.platform,
         "glibc": attempt("glibc", glibc),
         "translated": attempt("python_translated", translated),
