@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
+from ..doctor.deep import kernel_failure
 from ..doctor.cuda import code_for, driver_floor, jetpack_for_l4t, parse_arch
 from ..doctor.facts import parse_version
 from ..doctor.rules import (
@@ -293,6 +294,16 @@ _X86 = arch_is("x86_64")
 _ARM = arch_is("aarch64")
 
 RULES = (
+    # -- what --deep saw: an import that works can still fail at the first kernel --
+    conflicts(
+        when=is_installed() & check("the --deep kernel launch failed",
+                                    lambda ctx: bool(ctx.machine.deep) and kernel_failure(ctx.machine.deep) is not None,
+                                    "deep"),
+        msg="torch is installed, but launching one small kernel with it failed (aidoctor check --deep)",
+        fix="aidoctor explain torch  # the rules below say which build fits this GPU and driver",
+        source="https://github.com/bitsandbytes-foundation/bitsandbytes/issues/1930",
+        detail=lambda ctx: kernel_failure(ctx.machine.deep)),
+
     # -- the installed build against this machine's GPU --
     conflicts(
         when=is_installed() & torch_cpu_only() & nvidia_gpu() & ~on_macos() & ~l4t() & nvidia_driver(">=580"),

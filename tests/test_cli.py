@@ -191,3 +191,19 @@ def test_no_identifiers_unless_asked(run):
     assert "identifiers" not in json.loads(plain.stdout)["facts"]
     full = run("check", "--json", "--python", sys.executable, "--offline", "--include-identifiers")
     assert json.loads(full.stdout)["facts"]["identifiers"]
+
+
+def test_a_failed_deep_kernel_makes_the_installed_torch_a_finding(run, tmp_path):
+    """An import and is_available() that succeed prove nothing (bitsandbytes#1930): the launch decides."""
+    orin = json.loads(run("check", "--profile", "jetson-agx-orin", "--offline", "--json").stdout)["facts"]
+    orin["packages"] = {"torch": "2.5.0"}
+    orin["deep"] = {"torch_import": True, "cuda_available": True,
+                    "kernel": {"device": "cuda", "ok": False, "error": "RuntimeError: CUDA error: no kernel image "
+                                                                     "is available for execution on the device"}}
+    facts = tmp_path / "orin-deep.json"
+    facts.write_text(json.dumps(orin))
+    result = run("check", "--facts", str(facts), "--offline", "--json", "--tool", "torch")
+    assert result.returncode == 1
+    torch = verdicts_of(result)["torch"]
+    assert torch["status"] == "unsupported"
+    assert any("no kernel image is available" in r for r in torch["reasons"])

@@ -120,12 +120,15 @@ def _why(result: CommandResult, missing: str) -> str:
     return f"{result.argv[0]} printed no {missing}{said}"
 
 
+DEFAULT_HOME = "/usr/local/cuda"
+
+
 def probe_nvcc(system: System, timeout: float) -> Partial:
     env = system.environ()
     env_home = env.get("CUDA_HOME") or env.get("CUDA_PATH")
     on_path = system.which("nvcc")
     candidates = [on_path] if on_path else [
-        os.path.join(home, "bin", "nvcc") for home in (env.get("CUDA_HOME"), env.get("CUDA_PATH"), "/usr/local/cuda")
+        os.path.join(home, "bin", "nvcc") for home in (env.get("CUDA_HOME"), env.get("CUDA_PATH"), DEFAULT_HOME)
         if home
     ]
     for nvcc in dict.fromkeys(candidates):
@@ -133,7 +136,10 @@ def probe_nvcc(system: System, timeout: float) -> Partial:
         if result.error and result.error.endswith("command not found"):
             continue
         part = Partial()
-        home = env_home or _home_of(nvcc)
+        # A wrapper in a shared bin folder says nothing of the toolkit; /usr/local/cuda is where
+        # torch's extension builder looks next, so take it when it holds a toolkit.
+        default = DEFAULT_HOME if system.read_text(f"{DEFAULT_HOME}/bin/nvcc.profile") else None
+        home = env_home or _home_of(nvcc) or default
         if home:
             part.facts["cuda_home"] = home
         else:

@@ -1,0 +1,64 @@
+"""--deep: torch imported in the target Python, one kernel launched and checked against the CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from aidoctor.doctor.deep import kernel_failure, parse_deep_output, run
+from aidoctor.doctor.system import LiveSystem
+
+from .test_pyenv import CPU_WHEEL, make_venv
+
+# What the script printed on a machine whose first CUDA kernel failed: the shape of
+# bitsandbytes#1930 / pytorch-cpu-feedstock#303 (is_available() True, launch fails).
+FAILED_LAUNCH = ('{"torch_import": true, "torch": "2.5.0", "cuda_build": "12.6", "cuda_available": true, '
+                 '"kernel": {"device": "cuda", "ok": false, "error": "RuntimeError: CUDA error: no kernel image is '
+                 'available for execution on the device"}}')
+
+
+def test_parse_and_judge_a_failed_launch():
+    deep = parse_deep_output("a warning printed first\n" + FAILED_LAUNCH)
+    assert deep["cuda_available"] is True
+    assert "no kernel image" in kernel_failure(deep)
+
+
+def test_garbage_is_a_failure_not_a_crash():
+    deep = parse_deep_output("Segmentation fault (core dumped)")
+    assert deep["torch_import"] is False and kernel_failure(deep)
+
+
+def test_no_torch_in_the_target():
+    deep = run(LiveSystem(), sys.executable, timeout=60)
+    if deep.get("torch_import"):
+        pytest.skip("this interpreter has torch")
+    assert "import torch failed" in deep["error"]
+
+
+def test_a_hanging_target_costs_the_timeout(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")
+    fake.chmod(0o755)
+    deep = run(LiveSystem(), str(fake), timeout=1)
+    assert deep["torch_import"] is False and "did not answer within 1 s" in deep["error"]
+
+
+@pytest.fixture(scope="module")
+def torch_with_deps(tmp_path_factory):
+    if not CPU_WHEEL.exists() or sys.version_info[:2] != (3, 11):
+        pytest.skip(f"needs {CPU_WHEEL} and CPython 3.11")
+    python, _ = make_venv(tmp_path_factory.mktemp("deep") / "venv")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                    "--disable-pip-version-check", str(CPU_WHEEL)], check=True)
+    return python
+
+
+def test_a_real_kernel_on_the_cpu(torch_with_deps):
+    deep = run(LiveSystem(), str(torch_with_deps), timeout=120)
+    assert deep["torch_import"] is True and deep["torch"] == "2.13.0+cpu"
+    assert deep["cuda_available"] is False
+    assert deep["kernel"]["device"] == "cpu" and deep["kernel"]["ok"] is True
+    assert deep["kernel"]["max_abs_error"] < 1e-4
+    assert kernel_failure(deep) is None
