@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..recipes import all_tools
-from . import probes
+from ..recipes import all_tools, watched_dists
+from . import __version__, probes
 from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from .facts import Machine
@@ -57,11 +57,9 @@ class Report:
         return EXIT_FINDINGS if broken else EXIT_OK
 
     def to_json(self) -> dict:
-        from .. import doctor
-
         return {
             "schema": SCHEMA,
-            "aidoctor": doctor.__version__,
+            "aidoctor": __version__,
             "subject": self.subject,
             "facts": self.machine.to_json(),
             "verdicts": [v.to_json() for v in self.verdicts],
@@ -117,7 +115,7 @@ def load_facts_file(path: Path) -> Machine:
 
 def probe_machine(request: CheckRequest, system: System) -> Machine:
     python = request.python or default_python(os.environ)
-    machine = probes.collect(system, probes.Options(python=python, timeout=request.timeout))
+    machine = probes.collect(system, probes.Options(python=python, tools=watched_dists(), timeout=request.timeout))
     problem = pyenv.interpreter_error(machine.unknown)
     if problem is not None:
         raise TargetPythonError(python, problem)
@@ -132,7 +130,6 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
     projects = index.projects(t.dist_name for t in wanted) if wanted else {}
     tags = platform_tags(machine)
-    watched = frozenset({"torch", "triton", "unsloth-zoo"} | {t.dist_name for t in all_tools().values()})
     verdicts = []
     for tool in tools:
         project = projects.get(tool.dist_name)
@@ -142,7 +139,7 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
             available = Availability("unknown", reason=project, source=f"https://pypi.org/project/{tool.dist_name}/")
         else:
             available = select(project, machine, tags)
-        verdicts.append(evaluate(tool, machine, available, watched))
+        verdicts.append(evaluate(tool, machine, available, watched_dists()))
     return tuple(verdicts)
 
 

@@ -122,6 +122,14 @@ class Machine:
             return self.apple.chip.startswith("Apple")
         return None if self.arch is None else self.arch == "aarch64" or bool(self.python_translated)
 
+    def python_machine(self) -> str | None:
+        """What the target Python's platform.machine() says on a Mac: x86_64 under Rosetta 2, else arm64."""
+        if self.arch is None:
+            return None
+        if self.os == "darwin":
+            return "x86_64" if self.python_translated else ("arm64" if self.arch == "aarch64" else self.arch)
+        return self.arch
+
     def nvidia_gpus(self) -> tuple[Gpu, ...] | None:
         if self.gpus is None:
             return None

@@ -131,8 +131,7 @@ def platform_tags(machine: Machine) -> frozenset[Tag] | str:
         if macos is None or arch is None:
             return "the macOS version or architecture is unknown"
         # A Python running under Rosetta is an x86_64 process: it takes x86_64 wheels.
-        mac_arch = "x86_64" if machine.python_translated else ("arm64" if arch == "aarch64" else arch)
-        platforms = list(mac_platforms(macos, mac_arch))
+        platforms = list(mac_platforms(macos, machine.python_machine()))
     elif machine.os == "windows":
         platforms = ["win_arm64" if arch == "aarch64" else "win_amd64"]
     else:

@@ -128,6 +128,7 @@ class Tool:
     install: str  # the plain install command where a wheel exists
     on_index: bool = True  # False: not on the package index; rules alone say how to get it
     sdist_compiles: bool = True  # False: the sdist installs without compiling (deepspeed builds its ops at first use)
+    companions: tuple[str, ...] = ()  # distributions installed with it whose pins matter too (unsloth-zoo)
     alternative: str | None = None  # what to use where this tool cannot work
     homepage: str | None = None
 

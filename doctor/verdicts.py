@@ -64,7 +64,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
         ctx = Ctx(machine, parse_version(candidate.version) if candidate else None, installed=False)
         findings += _rule_findings(tool, ctx)
         if tool.on_index:
-            finding = _availability_finding(tool, available, machine)
+            finding = _availability_finding(tool, available)
             if any(f.fix and f.status.rank >= finding.status.rank > Status.OK.rank for f in findings):
                 finding = Finding(finding.status, finding.msg, None, finding.source)  # a rule's fix is more exact
             findings.append(finding)
@@ -101,7 +101,7 @@ def _rule_findings(tool: Tool, ctx: Ctx) -> list[Finding]:
     return [finding for finding in (apply(rule, ctx) for rule in tool.rules) if finding is not None]
 
 
-def _availability_finding(tool: Tool, available: Availability | None, machine: Machine) -> Finding:
+def _availability_finding(tool: Tool, available: Availability | None) -> Finding:
     if available is None or available.kind == "unknown":
         reason = available.reason if available else "the package index was not consulted"
         return Finding(Status.UNKNOWN, f"whether the package index has {tool.dist} for this machine is unknown: "
@@ -122,12 +122,9 @@ def marker_environment(machine: Machine) -> dict[str, str] | None:
     if python is None or machine.os is None or machine.arch is None:
         return None
     system = {"linux": "Linux", "darwin": "Darwin", "windows": "Windows"}[machine.os]
-    if machine.os == "darwin":
-        arch = "x86_64" if machine.python_translated else ("arm64" if machine.arch == "aarch64" else machine.arch)
-    elif machine.os == "windows":
+    arch = machine.python_machine()
+    if machine.os == "windows":
         arch = "ARM64" if machine.arch == "aarch64" else "AMD64"
-    else:
-        arch = machine.arch
     return {
         "python_version": f"{python.major}.{python.minor}",
         "python_full_version": str(python),

@@ -10,6 +10,7 @@ import functools
 import importlib
 import pkgutil
 
+from ..doctor.facts import canonical_name
 from ..doctor.rules import Tool
 
 
@@ -25,6 +26,12 @@ def all_tools() -> dict[str, Tool]:
             raise RuntimeError(f"two recipe modules declare the tool {tool.id!r}")
         tools[tool.id] = tool
     return dict(sorted(tools.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER))))
+
+
+@functools.cache
+def watched_dists() -> frozenset[str]:
+    """The distributions whose Requires-Dist pins are checked: every tool and its companions."""
+    return frozenset(canonical_name(name) for tool in all_tools().values() for name in (tool.dist, *tool.companions))
 
 
 # The order people read the table in: the stack from the bottom up.

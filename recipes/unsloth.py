@@ -131,6 +131,7 @@ RULES = (
 TOOL = Tool(
     id="unsloth",
     dist="unsloth",
+    companions=("unsloth-zoo",),  # released in lockstep; its torch and transformers pins bind as much
     summary="fast LoRA/QLoRA fine-tuning on NVIDIA GPUs (MLX backend on Apple silicon)",
     rules=RULES,
     install="pip install unsloth",

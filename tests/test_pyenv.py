@@ -22,6 +22,7 @@ import pytest
 from aidoctor.doctor.facts import TorchBuild
 from aidoctor.doctor.probes import OWNED, pyenv
 from aidoctor.doctor.system import LiveSystem
+from aidoctor.recipes import watched_dists
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch"
 CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
@@ -317,7 +318,7 @@ def test_a_fresh_venv(venv, tmp_path, monkeypatch):
     (tmp_path / "torch").mkdir()  # a torch checkout in aidoctor's working directory is not the target's torch
     (tmp_path / "torch" / "__init__.py").write_text("")
 
-    part = pyenv.probe(LiveSystem(), 10, python=str(python))
+    part = pyenv.probe(LiveSystem(), 10, python=str(python), tools=watched_dists())
     assert part.unknown == {}
     assert part.facts["python"] == ".".join(map(str, sys.version_info[:3]))
     assert part.facts["packages"]["unsloth"] == "2026.11.1"
@@ -344,7 +345,7 @@ def test_a_torch_that_must_not_be_imported(venv, tmp_path):
         elf(DECOY + bytes(1 << 20), excerpt("2.15.0-cu132-aarch64"), 64, "<"))
     add_dist(site, "torch", "2.15.0", ("filelock", 'cuda-toolkit[cublas]==13.2.*; platform_system == "Linux"'))
     try:
-        part = pyenv.probe(LiveSystem(), 10, python=str(python))
+        part = pyenv.probe(LiveSystem(), 10, python=str(python), tools=watched_dists())
     finally:
         shutil.rmtree(torch)
         shutil.rmtree(site / "torch-2.15.0.dist-info")
@@ -436,7 +437,7 @@ def torch_venv(tmp_path_factory):
 
 def test_the_real_cpu_torch_wheel(torch_venv):
     started = time.perf_counter()
-    part = pyenv.probe(LiveSystem(), 10, python=str(torch_venv))
+    part = pyenv.probe(LiveSystem(), 10, python=str(torch_venv), tools=watched_dists())
     elapsed = time.perf_counter() - started
     assert part.unknown == {}
     assert part.facts["torch_build"] == TorchBuild(version="2.13.0+cpu", cuda=None, arch_list=())

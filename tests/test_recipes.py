@@ -726,3 +726,11 @@ def test_no_rule_crashes_on_an_empty_machine(tool):
     for rule in all_tools()[tool].rules:
         for machine in (Machine(), Machine(os="linux"), Machine(os="darwin"), Machine(os="windows")):
             assert rule.when(Ctx(machine)) in (True, False, None)
+
+
+def test_the_watched_distributions_come_from_the_registry():
+    """One list: every tool's distribution plus its companions, read by the target probe and the verdicts."""
+    from aidoctor.recipes import watched_dists
+
+    assert watched_dists() == {t.dist_name for t in all_tools().values()} | {"unsloth-zoo"}
+    assert {"torch", "triton", "flash-attn-3", "mlx-lm"} <= watched_dists()

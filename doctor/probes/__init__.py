@@ -38,12 +38,13 @@ OWNED = {
 @dataclass(frozen=True)
 class Options:
     python: str  # the target interpreter
+    tools: frozenset[str] = frozenset()  # distributions whose Requires-Dist the target reports
     timeout: float = 5.0  # for each command
     budget: float = 15.0  # for the whole collection
 
 
 def probes_for(os_name: str | None, arch: str | None, options: Options) -> dict[str, ProbeFn]:
-    selected: dict[str, ProbeFn] = {"python": functools.partial(pyenv.probe, python=options.python)}
+    selected: dict[str, ProbeFn] = {"python": functools.partial(pyenv.probe, python=options.python, tools=options.tools)}
     if os_name == "linux":
         selected["linux"] = host.probe_linux
         selected["nvidia-smi"] = nvidia.probe_smi

@@ -28,7 +28,7 @@ sys.executable goes into `identifiers` only.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..facts import TorchBuild, canonical_name
 from ..system import CommandResult, System
@@ -42,13 +42,6 @@ NOT_PYTHON = "not a Python interpreter"
 UNSUPPORTED = "unsupported Python"
 FATAL_PREFIXES = (DOES_NOT_EXIST, NOT_PYTHON, UNSUPPORTED)
 
-# Distributions whose Requires-Dist the rules read (canonical names).
-TOOLS = (
-    "torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "unsloth",
-    "unsloth-zoo", "peft", "trl", "transformers", "accelerate", "torchtune", "axolotl", "llamafactory",
-    "liger-kernel", "torchao", "mlx", "mlx-lm", "vllm",
-)
-
 VERSION_ONLY = "--version-only"
 
 # Runs inside the target interpreter, so: standard library only, Python >= 3.8
@@ -58,7 +51,7 @@ VERSION_ONLY = "--version-only"
 REPORT_SOURCE = r'''
 import json, os, re, sys
 
-TOOLS = set(%(tools)r)
+TOOLS = set(sys.argv[1:])  # canonical names of the tools whose Requires-Dist the rules read
 ERRORS = {}
 
 
@@ -66,7 +59,7 @@ def attempt(key, fn):
     try:
         return fn()
     except Exception as exc:  # one broken part must not cost the whole report
-        ERRORS[key] = "%%s: %%s" %% (type(exc).__name__, exc)
+        ERRORS[key] = "%s: %s" % (type(exc).__name__, exc)
         return None
 
 
@@ -171,7 +164,7 @@ def distributions():
 
 def assigned(text, name):
     """The string assigned to `name` in torch/version.py ("cuda: Optional[str] = '13.0'"); None for None."""
-    match = re.search(r"^%%s\b[^=\n]*=\s*(?:'([^'\n]*)'|\"([^\"\n]*)\")" %% name, text, re.M)
+    match = re.search(r"^%s\b[^=\n]*=\s*(?:'([^'\n]*)'|\"([^\"\n]*)\")" % name, text, re.M)
     return None if match is None else match.group(1) if match.group(1) is not None else match.group(2)
 
 
@@ -270,7 +263,7 @@ def main():
     if sys.path and sys.path[0] == "":
         del sys.path[0]
     report = {
-        "python": "%%d.%%d.%%d" %% sys.version_info[:3],
+        "python": "%d.%d.%d" % sys.version_info[:3],
         "implementation": sys.implementation.name,
         "executable": sys.executable,
         "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
@@ -288,7 +281,7 @@ def main():
 
 if __name__ == "__main__":
     main()
-''' % {"tools": TOOLS}
+'''
 
 # Python 2 and 3.0-3.7 cannot compile REPORT_SOURCE; this guard compiles everywhere, so
 # an old interpreter still says what it is. With VERSION_ONLY it stops there.
@@ -302,8 +295,9 @@ SCRIPT = (
 )
 
 
-def probe(system: System, timeout: float, *, python: str) -> Partial:
-    result = system.run([python, "-c", SCRIPT], timeout)
+def probe(system: System, timeout: float, *, python: str, tools: Iterable[str] = ()) -> Partial:
+    """`tools`: canonical names of the distributions whose Requires-Dist to report."""
+    result = system.run([python, "-c", SCRIPT, *sorted(tools)], timeout)
     reason = _run_failure(result, timeout)
     return _all_unknown(reason) if reason else parse_target_report(result.stdout)
 
