@@ -16,12 +16,15 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from .facts import Machine, canonical_name, parse_version
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
 
 
 class Status(str, enum.Enum):
@@ -131,6 +134,7 @@ class Tool:
     companions: tuple[str, ...] = ()  # distributions installed with it whose pins matter too (unsloth-zoo)
     alternative: str | None = None  # what to use where this tool cannot work
     homepage: str | None = None
+    recipe: Recipe | None = None  # how `aidoctor install` gets it and proves it works; None: not installable
 
     @property
     def dist_name(self) -> str:

@@ -1,0 +1,51 @@
+"""How a tool gets onto a machine: the install half of a tool module in `recipes/`.
+
+A `Recipe` is declarations only. `doctor.plan` turns it and the machine's
+facts into a plan (wheelhouse, index wheel, source build, or not here), and
+`doctor.install` carries the plan out. Build flags are derived from facts by
+plain functions returning `EnvVar`s, each with the reason it has that value,
+so a dry run can print every variable and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .facts import Machine
+from .rules import Cond
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str
+    why: str
+
+
+def no_flags(machine: Machine) -> tuple[EnvVar, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    # Environment for a source build, derived from the facts (TORCH_CUDA_ARCH_LIST, MAX_JOBS, DS_BUILD_*, ...).
+    build_env: Callable[[Machine], tuple[EnvVar, ...]] = no_flags
+    # Environment the tool needs at run time too (TRITON_PTXAS_PATH): printed in the plan and set for the smoke test.
+    runtime_env: Callable[[Machine], tuple[EnvVar, ...]] = no_flags
+    # Build from source even where the index has a wheel for this platform: the wheel is wrong here
+    # (bitsandbytes' SBSA wheel on a Jetson) or lacks what we prebuild (DeepSpeed's ops).
+    force_build: Cond | None = None
+    always_build: bool = False
+    # Never build from source: hours of compiling and many GB (torch); a missing wheel means "not here".
+    binary_only: bool = False
+    # Where the source comes from when the index has no sdist, as a pip requirement URL format ("{version}").
+    source: str | None = None
+    # Installed into the target before a --no-build-isolation build.
+    build_requires: tuple[str, ...] = ()
+    # Install with --no-deps: the tool's metadata would drag in another torch (unsloth's upper pin);
+    # its other requirements are resolved separately against the pinned torch.
+    no_deps: bool = False
+    # The smoke test: a script in recipes/smoke/ that trains a tiny step and asserts it learns.
+    smoke: str | None = None
+    smoke_timeout: float = 600.0
