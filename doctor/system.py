@@ -9,15 +9,17 @@ without owning one.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class CommandResult:
 
 
 class System(Protocol):
-    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult: ...
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None,
+            cwd: str | None = None) -> CommandResult: ...
 
     def read_text(self, path: str) -> str | None: ...
 
@@ -59,7 +62,8 @@ class System(Protocol):
 class LiveSystem:
     """The real machine."""
 
-    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None,
+            cwd: str | None = None) -> CommandResult:
         argv = tuple(argv)
         try:
             # A new session lets us kill the whole group: a hung nvidia-smi can
@@ -72,6 +76,7 @@ class LiveSystem:
                 text=True,
                 errors="replace",
                 env=None if env is None else dict(env),
+                cwd=cwd,
                 start_new_session=True,
             )
         except FileNotFoundError:
@@ -90,6 +95,41 @@ class LiveSystem:
                 argv, None, stdout, stderr, timed_out=True, error=f"{argv[0]} did not answer within {timeout:g} s"
             )
         return CommandResult(argv, proc.returncode, stdout, stderr)
+
+    def stream(self, argv: Sequence[str], timeout: float, on_line: Callable[[str], None],
+               env: Mapping[str, str] | None = None, cwd: str | None = None) -> CommandResult:
+        """Run a long command (a build), handing each output line to `on_line` as it comes.
+
+        stdout and stderr are merged, as a compiler's log interleaves them; the
+        result keeps only the last 200 lines, since the caller logs the rest.
+        """
+        argv = tuple(argv)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, errors="replace", env=None if env is None else dict(env), cwd=cwd,
+                                    start_new_session=True, bufsize=1)
+        except OSError as exc:
+            return CommandResult(argv, None, error=f"{argv[0]}: {exc.strerror or exc}")
+        deadline = time.monotonic() + timeout
+        # A timer kills the group at the deadline: readline() blocks, so the loop cannot check the clock itself.
+        timer = threading.Timer(timeout, _kill_group, (proc,))
+        timer.start()
+        tail: collections.deque[str] = collections.deque(maxlen=200)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                tail.append(line)
+                on_line(line.rstrip("\n"))
+            returncode = proc.wait()
+        except BaseException:
+            _kill_group(proc)  # Ctrl-C: leave no compiler running; the build directory keeps what finished
+            raise
+        finally:
+            timer.cancel()
+        if time.monotonic() >= deadline:
+            return CommandResult(argv, None, "".join(tail), timed_out=True,
+                                 error=f"{argv[0]} did not finish within {timeout:g} s")
+        return CommandResult(argv, returncode, "".join(tail))
 
     def read_text(self, path: str) -> str | None:
         try:
@@ -130,7 +170,8 @@ class ReplaySystem:
         self.env = dict(env or {})
         self.calls: list[tuple[str, ...]] = []
 
-    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None,
+            cwd: str | None = None) -> CommandResult:
         argv = tuple(argv)
         self.calls.append(argv)
         entry = self.commands.get(argv)

@@ -1,0 +1,233 @@
+"""What is installed in the target environment, and how to put it back.
+
+`capture` runs a small script in the target Python (never importing torch)
+that lists every distribution with its version and a digest of its RECORD,
+and fingerprints the protected ones (torch, triton, the CUDA libraries) by
+the size and mtime of every file they own: a reinstall of the same version
+rewrites the files and changes the fingerprint, so "torch is unchanged"
+means byte-for-byte the same distribution, not just the same version.
+
+`backup` copies the files of distributions an install is about to replace;
+`restore` puts them back after pip has removed what the install brought.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .errors import AidoctorError
+from .facts import canonical_name
+from .system import System
+
+PROTECTED_NAMES = frozenset({"torch", "torchvision", "torchaudio", "triton", "pytorch-triton", "pytorch-triton-rocm"})
+PROTECTED_PREFIXES = ("nvidia-", "cuda-")  # the CUDA runtime wheels torch pins (nvidia-cudnn-cu12, cuda-toolkit, ...)
+
+
+def is_protected(name: str) -> bool:
+    name = canonical_name(name)
+    return name in PROTECTED_NAMES or name.startswith(PROTECTED_PREFIXES)
+
+
+# Runs in the target Python: stdlib only, works on 3.8+, reads files without importing any package.
+SCRIPT = r"""
+import hashlib, json, os, sys, sysconfig, re
+
+protected = set(sys.argv[1].split(",")) if len(sys.argv) > 1 and sys.argv[1] else set()
+prefixes = tuple(p for p in sys.argv[2].split(",") if p) if len(sys.argv) > 2 else ()
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+def metadata_field(text, key):
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line.lower().startswith(key.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+def record_files(dist_info):
+    site = os.path.dirname(dist_info)
+    try:
+        with open(os.path.join(dist_info, "RECORD"), encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None, []
+    paths = []
+    for line in lines:
+        path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
+        if path:
+            paths.append(os.path.normpath(os.path.join(site, path)))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest(), paths
+
+def fingerprint(paths):
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+            digest.update(("%s %d %d\n" % (path, st.st_size, st.st_mtime_ns)).encode())
+        except OSError:
+            digest.update(("%s missing\n" % path).encode())
+    return digest.hexdigest()
+
+dists = {}
+for entry in sys.path:
+    if not entry or not os.path.isdir(entry):
+        continue
+    for child in sorted(os.listdir(entry)):
+        if not child.endswith(".dist-info"):
+            continue
+        dist_info = os.path.join(entry, child)
+        try:
+            with open(os.path.join(dist_info, "METADATA"), encoding="utf-8", errors="replace") as handle:
+                text = handle.read(65536)
+        except OSError:
+            continue
+        name, version = metadata_field(text, "Name"), metadata_field(text, "Version")
+        if not name or not version or canonical(name) in dists:
+            continue  # the first on sys.path wins, as for import
+        record_sha, files = record_files(dist_info)
+        info = {"name": name, "version": version, "dist_info": dist_info, "record_sha256": record_sha}
+        if canonical(name) in protected or canonical(name).startswith(prefixes):
+            info["fingerprint"] = fingerprint(files)
+        dists[canonical(name)] = info
+
+purelib = sysconfig.get_paths()["purelib"]
+print(json.dumps({
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
+    "purelib": purelib,
+    "writable": os.access(purelib, os.W_OK),
+    "python_tag": "cp%d%d" % sys.version_info[:2],
+    "dists": dists,
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Dist:
+    name: str
+    version: str
+    dist_info: str
+    record_sha256: str | None
+    fingerprint: str | None = None  # protected distributions only
+
+
+@dataclass(frozen=True)
+class EnvState:
+    prefix: str
+    base_prefix: str
+    conda: bool
+    purelib: str
+    writable: bool
+    python_tag: str
+    dists: Mapping[str, Dist]
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.prefix != self.base_prefix or self.conda
+
+    def version(self, name: str) -> str | None:
+        dist = self.dists.get(canonical_name(name))
+        return None if dist is None else dist.version
+
+    def protected(self) -> dict[str, Dist]:
+        return {name: dist for name, dist in self.dists.items() if is_protected(name)}
+
+    def pins(self) -> list[str]:
+        """Constraints that hold the protected distributions where they are."""
+        return [f"{dist.name}=={dist.version}" for dist in sorted(self.protected().values(), key=lambda d: d.name)]
+
+
+def parse_env_state(text: str) -> EnvState:
+    data = json.loads(text.strip().splitlines()[-1])
+    dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
+                        info.get("fingerprint")) for name, info in data["dists"].items()}
+    return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),
+                    data["python_tag"], dists)
+
+
+def capture(system: System, python: str, timeout: float = 60.0) -> EnvState:
+    argv = (python, "-I", "-c", SCRIPT, ",".join(sorted(PROTECTED_NAMES)), ",".join(PROTECTED_PREFIXES))
+    result = system.run(argv, timeout=timeout)
+    if not result.ok:
+        raise AidoctorError(f"could not read the target environment: {result.failure()}")
+    try:
+        return parse_env_state(result.stdout)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise AidoctorError(f"could not read the target environment: unexpected answer ({exc})") from None
+
+
+def changed_protected(before: EnvState, after: EnvState) -> list[str]:
+    """Protected distributions that were added, removed, or are no longer byte-for-byte the same."""
+    old, new = before.protected(), after.protected()
+    changes = []
+    for name in sorted(old.keys() | new.keys()):
+        a, b = old.get(name), new.get(name)
+        if a is None:
+            changes.append(f"{b.name} {b.version} was added")
+        elif b is None:
+            changes.append(f"{a.name} {a.version} was removed")
+        elif a.version != b.version:
+            changes.append(f"{a.name} {a.version} became {b.version}")
+        elif (a.record_sha256, a.fingerprint) != (b.record_sha256, b.fingerprint):
+            changes.append(f"{a.name} {a.version} was reinstalled (its files changed)")
+    return changes
+
+
+def differences(before: EnvState, after: EnvState) -> tuple[list[str], list[str]]:
+    """(added, changed) distribution names between two states."""
+    added = sorted(after.dists.keys() - before.dists.keys())
+    changed = sorted(name for name in before.dists.keys() & after.dists.keys()
+                     if before.dists[name].record_sha256 != after.dists[name].record_sha256
+                     or before.dists[name].version != after.dists[name].version)
+    return added, changed
+
+
+# -- backup and restore: the file-system side of a rollback --
+
+
+def _owned_files(dist: Dist) -> list[Path]:
+    site = Path(dist.dist_info).parent
+    record = Path(dist.dist_info) / "RECORD"
+    files = []
+    for line in record.read_text(encoding="utf-8").splitlines():
+        path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
+        if path:
+            files.append(Path(os.path.normpath(site / path)))
+    return files
+
+
+def backup(state: EnvState, names: list[str], dest: Path) -> Path:
+    """Copy every file the named distributions own into `dest`; returns the manifest."""
+    manifest: dict[str, list[str]] = {}
+    for name in names:
+        dist = state.dists[canonical_name(name)]
+        owned = []
+        for path in _owned_files(dist):
+            if path.is_file():
+                target = dest / "files" / str(path).lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                owned.append(str(path))
+        manifest[dist.name] = owned
+    dest.mkdir(parents=True, exist_ok=True)
+    manifest_path = dest / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    return manifest_path
+
+
+def restore(manifest_path: Path) -> None:
+    manifest = json.loads(manifest_path.read_text())
+    files_root = manifest_path.parent / "files"
+    for paths in manifest.values():
+        for path in paths:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(files_root / path.lstrip("/"), target)
