@@ -1,0 +1,113 @@
+"""aidoctor on a real aarch64 userland: a Debian arm64 root run under qemu-user (testbed/arm64.sh).
+
+The bed needs root and `testbed/arm64.sh setup` once; without it these tests skip, and with
+AIDOCTOR_REQUIRE_ARM64=1 (as .ci/run sets) they fail instead. pip and aidoctor reach the real
+PyPI from inside the root.
+
+Step timings on a 2-core x86_64 VM (other jobs sharing the cores), Debian 12 arm64 root
+(Python 3.11.2) under qemu 7.2:
+  python3 -m venv in the root:                                  9-15 s
+  pip install of aidoctor + its dependencies (cold pip cache):  36 s
+  the arm64_venv fixture (copy, venv, pip install):             43-76 s
+  aidoctor check --json, index answers live from PyPI:          6-14 s
+  the whole module:                                             60-100 s
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator, Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TESTBED = REPO / "testbed" / "arm64.sh"
+SETUP_HINT = "no arm64 test bed: run `sudo testbed/arm64.sh setup` (needs qemu-user-static and debootstrap)"
+# qemu runs every arm64 instruction in software: give each step minutes, not seconds.
+VENV_TIMEOUT = 600
+PIP_TIMEOUT = 1800
+CHECK_TIMEOUT = 600
+
+pytestmark = [pytest.mark.arm64, pytest.mark.network]
+
+
+def _bed_ready() -> bool:
+    return subprocess.run(["bash", str(TESTBED), "check"], capture_output=True, timeout=60).returncode == 0
+
+
+if not _bed_ready():
+    if os.environ.get("AIDOCTOR_REQUIRE_ARM64") == "1":
+        pytest.fail(f"{SETUP_HINT}; AIDOCTOR_REQUIRE_ARM64=1 makes that a failure", pytrace=False)
+    pytest.skip(SETUP_HINT, allow_module_level=True)
+
+
+def run_in_bed(*command: str, binds: Sequence[tuple[Path, str]] = (),
+               timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run COMMAND inside the arm64 root; each bind is (host dir, absolute dir in the root)."""
+    bind_args = [arg for host_dir, bed_dir in binds for arg in ("--bind", f"{host_dir}:{bed_dir}")]
+    return subprocess.run(["bash", str(TESTBED), "run", *bind_args, "--", *command],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{result.args} exited {result.returncode}\n{output}"
+    return result
+
+
+@dataclass(frozen=True)
+class Arm64Venv:
+    python: str  # the venv's interpreter, as a path inside the arm64 root
+    run: Callable[..., subprocess.CompletedProcess]  # run_in_bed: runs a command in the bed
+
+
+def _copy_of_the_repo(destination: Path) -> Path:
+    """A throwaway copy to build from: pip builds in the source tree, and the checkout is shared."""
+    ignored = [line.strip().strip("/") for line in (REPO / ".gitignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    shutil.copytree(REPO, destination, ignore=shutil.ignore_patterns(".git", *ignored))
+    return destination
+
+
+@pytest.fixture(scope="session")
+def arm64_venv(tmp_path_factory) -> Iterator[Arm64Venv]:
+    """aidoctor pip-installed (not editable) from this checkout into a fresh venv inside the arm64 root."""
+    workdir = f"/opt/aidoctor-test-{uuid.uuid4().hex[:12]}"
+    venv, source = f"{workdir}/venv", f"{workdir}/src"
+    host_source = _copy_of_the_repo(tmp_path_factory.mktemp("arm64") / "src")
+    try:
+        succeeded(run_in_bed("python3", "-m", "venv", venv, timeout=VENV_TIMEOUT))
+        succeeded(run_in_bed(f"{venv}/bin/pip", "install", "--quiet", source,
+                             binds=[(host_source, source)], timeout=PIP_TIMEOUT))
+        yield Arm64Venv(python=f"{venv}/bin/python", run=run_in_bed)
+    finally:
+        run_in_bed("rm", "-rf", workdir, timeout=VENV_TIMEOUT)
+
+
+def test_the_bed_python_is_aarch64():
+    result = succeeded(run_in_bed("python3", "-c", "import platform; print(platform.machine())"))
+    assert result.stdout.strip() == "aarch64"
+
+
+def test_aidoctor_check_sees_aarch64_linux_and_an_aarch64_torch_wheel(arm64_venv):
+    venv_bin = PurePosixPath(arm64_venv.python).parent
+    # An empty cache so the torch answer comes live from PyPI, as a user's first run gets it.
+    cache = venv_bin.parent / "aidoctor-cache"
+    result = succeeded(arm64_venv.run("env", f"AIDOCTOR_CACHE_DIR={cache}", f"{venv_bin}/aidoctor", "check",
+                                      "--json", "--python", arm64_venv.python, "--timeout", "120",
+                                      timeout=CHECK_TIMEOUT))
+    report = json.loads(result.stdout)
+    facts = report["facts"]
+    assert (facts["os"], facts["arch"]) == ("linux", "aarch64")
+    torch = next(v for v in report["verdicts"] if v["tool"] == "torch")
+    available = torch["available"]
+    python_tag = "cp" + "".join(facts["python"].split(".")[:2])
+    assert available["kind"] == "wheel", torch
+    assert available["filename"].endswith("aarch64.whl"), available
+    assert f"-{python_tag}-" in available["filename"], available
