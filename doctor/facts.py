@@ -84,6 +84,7 @@ class Machine:
     python: str | None = None
     python_translated: bool | None = None  # an x86_64 Python under Rosetta 2 on an Apple chip
     memory_gb: float | None = None
+    memory_available_gb: float | None = None  # Linux MemAvailable when probed: a snapshot, not a reservation
     memory_bandwidth_gbs: float | None = None  # known for built-in profiles, not probed
     unified_memory: bool | None = None
     cpu: Cpu | None = None
@@ -190,6 +191,7 @@ class Machine:
             python=reader.version_str("python"),
             python_translated=reader.bool("python_translated"),
             memory_gb=reader.number("memory_gb"),
+            memory_available_gb=reader.number("memory_available_gb"),
             memory_bandwidth_gbs=reader.number("memory_bandwidth_gbs"),
             unified_memory=reader.bool("unified_memory"),
             cpu=reader.obj("cpu", lambda r: Cpu(model=r.str("model"), features=r.str_list("features"),
@@ -220,7 +222,7 @@ class Machine:
 
 _FACT_KEYS = {
     "os", "arch", "distro", "kernel", "glibc", "macos", "python", "python_translated", "memory_gb",
-    "unified_memory", "cpu", "gpus", "nvidia_driver", "cuda_driver", "cuda_toolkit", "jetson", "apple",
+    "memory_available_gb", "unified_memory", "cpu", "gpus", "nvidia_driver", "cuda_driver", "cuda_toolkit", "jetson", "apple",
     "packages", "torch_build",
 }
 

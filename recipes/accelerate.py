@@ -6,6 +6,7 @@ torch >= 2.0 and Python >= 3.10 (the index applies the latter).
 
 from __future__ import annotations
 
+from ..doctor.recipe import Recipe
 from ..doctor.rules import Tool, conflicts, installed, version
 
 RULES = (
@@ -23,4 +24,5 @@ TOOL = Tool(
     rules=RULES,
     install="pip install accelerate",
     homepage="https://github.com/huggingface/accelerate",
+    recipe=Recipe(smoke="accelerate.py"),
 )

@@ -10,6 +10,8 @@ AVX2 on x86_64; on MPS 4-bit works and 8-bit optimizers are in progress.
 
 from __future__ import annotations
 
+from ..doctor.buildflags import bitsandbytes_env
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Tool, apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson,
     needs_build, nvidia_gpu, on_linux, on_macos, torch_cuda,
@@ -79,4 +81,13 @@ TOOL = Tool(
     rules=RULES,
     install="pip install bitsandbytes",
     homepage="https://github.com/bitsandbytes-foundation/bitsandbytes",
+    recipe=Recipe(
+        build_env=bitsandbytes_env,
+        force_build=l4t(),  # PyPI's aarch64 wheel is an SBSA build that fails on L4T at the first kernel
+        # PyPI has had no bitsandbytes sdist since 0.42.0; the GitHub tags are bare versions ("0.50.2").
+        source="git+https://github.com/bitsandbytes-foundation/bitsandbytes@{version}",
+        # Its build backend is scikit_build_core.setuptools.build_meta driving CMake >= 3.22.1.
+        build_requires=("scikit-build-core", "setuptools>=77.0.3", "cmake>=3.22.1"),
+        smoke="bitsandbytes.py",
+    ),
 )

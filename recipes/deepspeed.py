@@ -9,7 +9,9 @@ Without CUDA it picks the `cpu` accelerator (on a Mac `mps`).
 
 from __future__ import annotations
 
+from ..doctor.buildflags import deepspeed_env
 from ..doctor.facts import parse_version
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Ctx, Tool, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
     on_macos, on_windows, version,
@@ -109,4 +111,9 @@ TOOL = Tool(
     install="pip install deepspeed",
     sdist_compiles=False,  # its ops are JIT-compiled at first use (the rules above say when that needs nvcc)
     homepage="https://www.deepspeed.ai",
+    # Built here so CPU-Adam (and FusedAdam where nvcc is) come prebuilt instead of compiling at the first step.
+    # setup.py is a plain setuptools script (no pyproject.toml) that imports torch, uses py-cpuinfo for the
+    # CPU flags (else lscpu) and turns ninja off for prebuilt ops unless DS_ENABLE_NINJA is set.
+    recipe=Recipe(build_env=deepspeed_env, always_build=True, build_requires=("setuptools", "wheel", "py-cpuinfo"),
+                  smoke="deepspeed.py"),
 )

@@ -10,6 +10,8 @@ with CUDA >= 13); 121 or 87 would give PTX only. Each nvcc job takes about
 
 from __future__ import annotations
 
+from ..doctor.buildflags import flash_attn_env
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Tool, caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only,
@@ -112,4 +114,8 @@ TOOL = Tool(
     alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers '
                 '(torch.nn.functional.scaled_dot_product_attention)',
     homepage="https://github.com/Dao-AILab/flash-attention",
+    # PyPI's sdist is the source. setup.py imports packaging, wheel and torch, declares psutil and ninja as
+    # setup_requires, and without ninja torch's BuildExtension compiles one file at a time (MAX_JOBS unused).
+    recipe=Recipe(build_env=flash_attn_env, build_requires=("packaging", "psutil", "ninja", "wheel", "setuptools"),
+                  smoke="flash_attn.py"),
 )

@@ -11,6 +11,8 @@ Jetson (Orin's 8.7 iGPU, Thor's 11.0).
 from __future__ import annotations
 
 from ..doctor.cuda import code_for
+from ..doctor.facts import Machine
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Ctx, Tool, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu,
     on_linux, on_macos, on_windows, translated_python,
@@ -36,6 +38,24 @@ def mlx_lacks_code():
 
 no_cuda_backend = ~installed("mlx-cuda-13") & ~installed("mlx-cuda-12")
 server_nvidia = linux_cuda() & ~jetson()
+
+
+def backend_extras(machine: Machine) -> tuple[str, ...]:
+    """The extra that brings mlx's backend on Linux, where plain `pip install mlx` brings none.
+
+    cuda13 needs driver >= 580, cuda12 >= 550.54.14, and both a GPU the mlx-cuda kernels cover; a Jetson, a
+    machine without an NVIDIA GPU, or one whose GPU or driver is unknown gets the CPU backend. The macOS
+    wheel carries Metal itself. Shared with mlx-lm, whose extras of the same names pull mlx's.
+    """
+    if machine.os != "linux":
+        return ()
+    ctx = Ctx(machine)
+    if server_nvidia(ctx) is not True or mlx_lacks_code()(ctx) is not False:
+        return ("cpu",)
+    if nvidia_driver(">=580")(ctx) is True:
+        return ("cuda13",)
+    return ("cuda12",) if nvidia_driver(">=550.54.14")(ctx) is True else ("cpu",)
+
 
 # Shared with mlx-lm, which runs on the same wheels.
 MAC_RULES = (
@@ -121,4 +141,5 @@ TOOL = Tool(
     rules=RULES,
     install="pip install mlx",
     homepage="https://github.com/ml-explore/mlx",
+    recipe=Recipe(extras=backend_extras, smoke="mlx.py"),
 )

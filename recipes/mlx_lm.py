@@ -7,8 +7,9 @@ Where mlx cannot run (Intel Macs, macOS < 14, Jetsons), neither can mlx-lm.
 
 from __future__ import annotations
 
+from ..doctor.recipe import Recipe
 from ..doctor.rules import Tool, caveat, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux
-from .mlx import MAC_RULES, mlx_lacks_code, no_cuda_backend, server_nvidia
+from .mlx import MAC_RULES, backend_extras, mlx_lacks_code, no_cuda_backend, server_nvidia
 
 SRC_PYPI = "https://pypi.org/project/mlx-lm/0.32.2/"
 SRC_MLX = "https://ml-explore.github.io/mlx/build/html/install.html"
@@ -53,4 +54,5 @@ TOOL = Tool(
     rules=RULES,
     install="pip install mlx-lm",
     homepage="https://github.com/ml-explore/mlx-lm",
+    recipe=Recipe(extras=backend_extras, smoke="mlx_lm.py"),
 )

@@ -6,6 +6,7 @@ A pure-Python wheel that runs wherever torch does (CUDA, MPS, CPU); peft
 
 from __future__ import annotations
 
+from ..doctor.recipe import Recipe
 from ..doctor.rules import Tool, conflicts, installed, version
 
 RULES = (
@@ -23,4 +24,5 @@ TOOL = Tool(
     rules=RULES,
     install="pip install peft",
     homepage="https://github.com/huggingface/peft",
+    recipe=Recipe(smoke="peft.py"),
 )

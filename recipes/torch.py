@@ -18,6 +18,7 @@ from packaging.version import Version
 from ..doctor.deep import kernel_failure
 from ..doctor.cuda import code_for, driver_floor, jetpack_for_l4t, parse_arch
 from ..doctor.facts import parse_version
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Cond, Ctx, Tool, apple_silicon, arch_is, caveat, check, conflicts, cuda_toolkit, gpu_cc, is_installed, jetson,
     macos, mps_unusable, needs_build, no_cuda_toolkit, nvidia_driver, nvidia_gpu, on_linux, on_macos, on_windows,
@@ -485,4 +486,6 @@ TOOL = Tool(
     rules=RULES,
     install="pip install torch",
     homepage="https://pytorch.org",
+    # Never from source: hours of compiling and tens of GB; where no wheel fits, the rules name the index that has one.
+    recipe=Recipe(binary_only=True, smoke="torch.py"),
 )

@@ -7,6 +7,7 @@ and supports torch 2.6 or later.
 
 from __future__ import annotations
 
+from ..doctor.recipe import Recipe
 from ..doctor.rules import Tool, conflicts, installed, version
 
 RULES = (
@@ -24,4 +25,5 @@ TOOL = Tool(
     rules=RULES,
     install="pip install transformers",
     homepage="https://github.com/huggingface/transformers",
+    recipe=Recipe(smoke="transformers.py"),
 )

@@ -8,6 +8,8 @@ ones on Thor (sm_110a). triton 3.9.0 bundles ptxas 13.4, used for CC >= 9.0.
 
 from __future__ import annotations
 
+from ..doctor.buildflags import triton_runtime_env
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Tool, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
     on_macos, on_windows, version,
@@ -86,4 +88,7 @@ TOOL = Tool(
     install="pip install triton",
     alternative="on a Mac: MLX custom Metal kernels (mx.fast.metal_kernel); on Windows: pip install triton-windows",
     homepage="https://triton-lang.org",
+    # PyPI has never had a triton sdist (wheels only), and its source build fetches a prebuilt LLVM from the
+    # network; TRITON_PTXAS_PATH reaches the smoke test and the plan's run-time environment.
+    recipe=Recipe(binary_only=True, runtime_env=triton_runtime_env, smoke="triton.py"),
 )

@@ -7,6 +7,7 @@ and transformers >= 4.56.2; its vLLM integration (trl[vllm]) takes vllm
 
 from __future__ import annotations
 
+from ..doctor.recipe import Recipe
 from ..doctor.rules import Tool, caveat, conflicts, installed, version
 
 SRC = "https://pypi.org/project/trl/1.16.0/"
@@ -32,4 +33,5 @@ TOOL = Tool(
     rules=RULES,
     install="pip install trl",
     homepage="https://github.com/huggingface/trl",
+    recipe=Recipe(smoke="trl.py"),
 )

@@ -9,6 +9,8 @@ inside the NGC PyTorch container to keep that torch build.
 
 from __future__ import annotations
 
+from ..doctor.buildflags import triton_runtime_env
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Tool, apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only, version,
@@ -137,4 +139,8 @@ TOOL = Tool(
     install="pip install unsloth",
     alternative="transformers + peft (pip install transformers peft), slower but with no GPU requirement",
     homepage="https://unsloth.ai",
+    # --no-deps: unsloth 2026.10.9 and unsloth-zoo declare torch < 2.15, so pip would replace the installed torch
+    # (and its CUDA libraries) with an older one; NVIDIA's DGX Spark playbook installs it the same way. Its other
+    # requirements are resolved separately against the pinned torch. Its kernels are triton's, hence the ptxas path.
+    recipe=Recipe(no_deps=True, runtime_env=triton_runtime_env, smoke="unsloth.py"),
 )

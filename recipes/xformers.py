@@ -10,6 +10,8 @@ build on aarch64, so it is built without it.
 
 from __future__ import annotations
 
+from ..doctor.buildflags import xformers_env
+from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Tool, arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos,
     torch_cpu_only,
@@ -73,4 +75,7 @@ TOOL = Tool(
     install="pip install xformers",
     alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers',
     homepage="https://github.com/facebookresearch/xformers",
+    # PyPI's sdist is the source (0.0.35's carries third_party/cutlass). Its pyproject.toml asks for setuptools >= 64
+    # and torch; without ninja torch's BuildExtension compiles one file at a time and MAX_JOBS does nothing.
+    recipe=Recipe(build_env=xformers_env, build_requires=("ninja", "setuptools>=64"), smoke="xformers.py"),
 )

@@ -23,6 +23,13 @@ def test_a_whole_report_is_accepted_and_round_trips():
     assert Machine.from_json(report) == machine
 
 
+def test_available_memory_is_read_and_round_trips():
+    machine = Machine.from_json({"os": "linux", "memory_gb": 121.7, "memory_available_gb": 97})
+    assert machine.memory_available_gb == 97.0
+    assert Machine.from_json(machine.to_json()) == machine
+    assert "memory_available_gb" in Machine.from_json({"os": "darwin"}).missing()  # never probed on macOS
+
+
 def test_jetson_false_means_known_not_a_jetson():
     assert Machine.from_json({"os": "linux", "arch": "aarch64", "jetson": False}).is_jetson() is False
 
@@ -43,6 +50,7 @@ def test_package_names_are_normalised():
     ({"unified_memory": "yes"}, "facts.unified_memory: expected true or false, got a string"),
     ({"glibc": "two"}, "facts.glibc: 'two' is not a version"),
     ({"memory_gb": True}, "facts.memory_gb: expected a number, got true/false"),
+    ({"memory_available_gb": "97 GB"}, "facts.memory_available_gb: expected a number, got a string"),
 ])
 def test_wrong_types_name_the_key(data, message):
     with pytest.raises(BadInput) as error:

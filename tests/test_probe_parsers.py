@@ -18,6 +18,7 @@ import pytest
 
 from aidoctor.doctor.cuda import jetpack_for_l4t
 from aidoctor.doctor.facts import Gpu
+from aidoctor.doctor.probes import host
 from aidoctor.doctor.probes.apple import parse_displays, parse_sw_vers, parse_sysctl
 from aidoctor.doctor.probes.host import (
     FLAG_ALIASES,
@@ -35,6 +36,7 @@ from aidoctor.doctor.probes.nvidia import (
     parse_query_gpu,
     parse_smi_version,
 )
+from aidoctor.doctor.system import ReplaySystem
 
 # ---------------------------------------------------------------- recorded outputs
 
@@ -634,6 +636,31 @@ def test_parse_meminfo_on_this_host():
 
 def test_parse_meminfo_without_memtotal_is_none():
     assert parse_meminfo(GB10_CPUINFO) is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="no /proc/meminfo on this host")
+def test_parse_meminfo_reads_memavailable_on_this_host():
+    with open("/proc/meminfo") as handle:
+        text = handle.read()
+    available, total = parse_meminfo(text, "MemAvailable"), parse_meminfo(text)
+    assert available is not None and 0 < available <= total
+
+
+def test_parse_meminfo_without_memavailable_is_none():
+    assert parse_meminfo(GB10_CPUINFO, "MemAvailable") is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="no /proc/meminfo on this host")
+def test_probe_linux_reports_available_memory_or_why_not(tmp_path):
+    with open("/proc/meminfo") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    (tmp_path / "root" / "proc").mkdir(parents=True)
+    meminfo = tmp_path / "root" / "proc" / "meminfo"
+    meminfo.write_text("".join(lines))
+    assert host.probe_linux(ReplaySystem(tmp_path), 1.0).facts["memory_available_gb"] > 0
+    meminfo.write_text("".join(line for line in lines if not line.startswith("MemAvailable:")))  # Linux < 3.14
+    part = host.probe_linux(ReplaySystem(tmp_path), 1.0)
+    assert "memory_available_gb" not in part.facts and "MemAvailable" in part.unknown["memory_available_gb"]
 
 
 # ---------------------------------------------------------------- nvidia-smi

@@ -75,9 +75,14 @@ def parse_os_release(text: str) -> str | None:
     return name or None
 
 
-def parse_meminfo(text: str) -> float | None:
-    """MemTotal in GiB, one decimal: what the kernel can use, a little under the nominal size."""
-    match = re.search(r"^MemTotal:\s*(\d+)\s*kB", text, re.MULTILINE)
+def parse_meminfo(text: str, field: str = "MemTotal") -> float | None:
+    """One /proc/meminfo field in GiB, one decimal (proc(5)).
+
+    MemTotal is what the kernel can use, a little under the nominal size;
+    MemAvailable (Linux 3.14+) is its estimate of what new work can take
+    without swapping, page cache included.
+    """
+    match = re.search(rf"^{re.escape(field)}:\s*(\d+)\s*kB", text, re.MULTILINE)
     return round(int(match.group(1)) / 2**20, 1) if match else None
 
 
@@ -150,6 +155,11 @@ def probe_linux(system: System, timeout: float) -> Partial:
         part.facts["memory_gb"] = memory
     else:
         part.unknown["memory_gb"] = "/proc/meminfo is missing or has no MemTotal"
+    available = parse_meminfo(meminfo, "MemAvailable") if meminfo else None
+    if available is not None:
+        part.facts["memory_available_gb"] = available
+    elif meminfo:
+        part.unknown["memory_available_gb"] = "/proc/meminfo has no MemAvailable (Linux before 3.14)"
     cpuinfo = system.read_text("/proc/cpuinfo")
     cpu = parse_cpuinfo(cpuinfo) if cpuinfo else None
     if cpu is not None:
