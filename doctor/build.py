@@ -13,7 +13,6 @@ import shutil
 import tarfile
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
@@ -22,6 +21,8 @@ from .plan import Step
 from .system import CommandResult
 
 PROGRESS = re.compile(r"^\s*\[(\d+)/(\d+)\]")  # ninja's "[12/96] nvcc ..."; cmake's "[ 42%]" is not counted
+# Without ninja (setuptools' own build_ext, as DeepSpeed uses) there is no total: count compiler runs instead.
+COMPILER_RUN = re.compile(r"^\s*(\S*/)?([\w.-]+-)?(g\+\+|gcc|c\+\+|cc|clang\+\+|clang|nvcc)\s")
 OOM_SIGNS = ("Killed", "killed signal", "died due to signal 9", "out of memory allocating", "Cannot allocate memory")
 
 
@@ -45,6 +46,10 @@ def parse_progress(line: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def is_compiler_run(line: str) -> bool:
+    return COMPILER_RUN.match(line) is not None
+
+
 def killed_for_memory(result: CommandResult, log_tail: str) -> bool:
     """A compiler the kernel's OOM killer took: exit 137 / signal 9, or the compiler driver saying so."""
     if result.returncode in (137, -9):
@@ -62,15 +67,6 @@ def halved(env: Mapping[str, str]) -> dict[str, str] | None:
     if "CMAKE_BUILD_PARALLEL_LEVEL" in out:
         out["CMAKE_BUILD_PARALLEL_LEVEL"] = fewer
     return out
-
-
-@dataclass(frozen=True)
-class Built:
-    wheel: Path
-    seconds: float
-    resumed: bool
-    attempts: tuple[str, ...]  # "MAX_JOBS=4: killed for memory", ...
-    source: Path  # the sdist (or downloaded archive) it was built from
 
 
 def prepare_source(system: Streamer, step: Step, build_dir: Path, log, timeout: float) -> tuple[Path, bool]:
@@ -127,19 +123,25 @@ def compile_wheel(system: Streamer, step: Step, build_dir: Path, env: Mapping[st
     while current is not None:
         for old in dist.glob("*.whl"):
             old.unlink()
-        jobs = current.get("MAX_JOBS", "?")
-        reporter.info(f"compiling with MAX_JOBS={jobs}; full log: {log.path}")
+        jobs = current.get("MAX_JOBS")
+        reporter.info(f"compiling{f' with MAX_JOBS={jobs}' if jobs else ''}; full log: {log.path}")
+
+        compiler_runs = 0
 
         def on_line(line: str) -> None:
+            nonlocal compiler_runs
             log.write_line(line)
             done = parse_progress(line)
             if done:
                 reporter.progress(*done)
+            elif is_compiler_run(line):
+                compiler_runs += 1
+                reporter.progress(compiler_runs, 0)  # 0: the total is not known
 
         result = system.stream(step.argv, timeout, on_line, env=current, cwd=str(build_dir))
         wheels = sorted(dist.glob("*.whl"))
         if result.ok and len(wheels) == 1:
-            attempts.append(f"MAX_JOBS={jobs}: built")
+            attempts.append(f"MAX_JOBS={jobs or 'unset'}: built")
             return wheels[0], tuple(attempts)
         if result.timed_out:
             raise BuildFailed(f"the build did not finish within {timeout:g} s; run the install again to resume it "

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 
 from ..recipes import all_tools, watched_dists
 from . import __version__, probes
@@ -48,6 +49,7 @@ class Report:
     machine: Machine
     verdicts: tuple[Verdict, ...]
     named: tuple[str, ...] = ()  # tools named with --tool
+    smoke: Mapping[str, dict] = field(default_factory=dict)  # tool -> the latest smoke result in the target env
 
     @property
     def exit_code(self) -> int:
@@ -63,6 +65,8 @@ class Report:
             "subject": self.subject,
             "facts": self.machine.to_json(),
             "verdicts": [v.to_json() for v in self.verdicts],
+            "smoke": {tool: result for tool, result in self.smoke.items()
+                      if not self.named or tool in self.named},
         }
 
 
@@ -162,4 +166,21 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
     from .index import default_cache_dir
 
     index = index or Index(request.cache_dir or default_cache_dir(), offline=request.offline, timeout=request.timeout)
-    return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)))
+    smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
+    return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)),
+                  smoke=smoke)
+
+
+def _smoke_results(python: str) -> dict[str, dict]:
+    """Smoke results `aidoctor install` or `aidoctor smoke` saved for this environment, found without running it.
+
+    A venv's prefix is the folder above bin/ that holds pyvenv.cfg (conda: conda-meta/), which is what the
+    target's sys.prefix says; any other interpreter has no saved results.
+    """
+    prefix = Path(os.path.abspath(python)).parent.parent
+    if not ((prefix / "pyvenv.cfg").is_file() or (prefix / "conda-meta").is_dir()):
+        return {}
+    from .smoke import SmokeStore
+
+    return {tool: {k: v for k, v in result.items() if k != "tail"}
+            for tool, result in SmokeStore().load(str(prefix)).items()}

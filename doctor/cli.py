@@ -8,6 +8,7 @@ input, with a one-line error on stderr and no traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -141,6 +142,148 @@ def compare(
         print_json({"profiles": {p.name: [v.to_json() for v in verdicts] for p, verdicts in columns}})
     else:
         render_compare(columns, console())
+
+
+WheelhouseOpt = typer.Option(None, "--wheelhouse", metavar="DIR",
+                             help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else the "
+                                  "user cache (~/.cache/aidoctor/wheelhouse).")
+
+
+def _split_version(spec: str) -> tuple[str, Optional[str]]:
+    name, sep, version = spec.partition("==")
+    if sep and not version.strip():
+        raise AidoctorError(f"{spec!r}: give a version after '==', e.g. deepspeed==0.18.2")
+    return name.strip(), (version.strip() or None)
+
+
+@app.command()
+@_guarded
+def install(
+    tool: str = typer.Argument(..., metavar="TOOL[==VERSION]", help="A tool id, e.g. bitsandbytes or deepspeed==0.18.2."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (every step, command, variable and why); change nothing."),
+    json_out: bool = typer.Option(False, "--json", help="With --dry-run: print the plan as JSON."),
+    python: Optional[str] = typer.Option(None, "--python", metavar="PATH",
+                                         help="Target interpreter of a venv or conda env. Default: the active one, else python3."),
+    wheelhouse: Optional[Path] = WheelhouseOpt,
+    allow_torch_change: bool = typer.Option(False, "--allow-torch-change",
+                                            help="Let the install replace torch, triton or the CUDA libraries."),
+    offline: bool = typer.Option(False, "--offline", help="Use only the wheelhouse and cached index answers."),
+    smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Prove the install with the tool's training smoke test."),
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Get a working wheel for this machine, keep it in the wheelhouse, install it without touching torch, and prove it."""
+    from .install import execute, prepare
+    from .plan import InstallRequest
+    from .render import console, print_json
+    from .render_install import ConsoleReporter, render_plan, render_smoke
+
+    name, version = _split_version(tool)
+    request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,
+                             allow_torch_change=allow_torch_change, offline=offline, dry_run=dry_run, smoke=smoke,
+                             timeout=timeout)
+    out = console()
+    prepared = prepare(request)
+    if dry_run:
+        if json_out:
+            print_json(prepared.plan.to_json())
+        else:
+            render_plan(prepared.plan, out)
+        return
+    plan = prepared.plan
+    out.print(f"Installing {plan.tool} {plan.version or ''} by {plan.route.value}: {plan.why}",
+              highlight=False, markup=False)
+    reporter = ConsoleReporter(out)
+    try:
+        outcome = execute(prepared, reporter)
+    finally:
+        reporter.close()
+    if outcome.installed:
+        out.print("installed: " + ", ".join(outcome.installed), highlight=False, markup=False)
+    if outcome.smoke is not None:
+        render_smoke(outcome.smoke, out)
+    out.print(f"done in {outcome.seconds:.1f} s; log: {outcome.log}", highlight=False, markup=False)
+
+
+@app.command("smoke")
+@_guarded
+def smoke_command(
+    tool: str = typer.Argument(..., metavar="TOOL", help="A tool id, e.g. peft."),
+    python: Optional[str] = PythonOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1, metavar="SECONDS", help="Limit for the whole test."),
+) -> None:
+    """Run one tool's training smoke test in the target Python; say which kernel failed and why."""
+    from . import envstate
+    from .check import default_python, select_tools
+    from .render import console, print_json
+    from .render_install import render_smoke
+    from .smoke import SmokeStore, run_smoke
+    from .system import LiveSystem
+
+    (chosen,) = select_tools((tool,))
+    if chosen.recipe is None or chosen.recipe.smoke is None:
+        raise AidoctorError(f"{chosen.id} has no smoke test yet")
+    target = python or default_python(os.environ)
+    state = envstate.capture(LiveSystem(), target)
+    result = run_smoke(LiveSystem(), target, chosen.recipe.smoke.removesuffix(".py"), timeout=timeout)
+    SmokeStore().save(state.prefix, result)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        render_smoke(result, console())
+    raise typer.Exit(0 if result.passed else 1)
+
+
+wheels_app = typer.Typer(help="The wheelhouse: list, verify and export the wheels aidoctor keeps.",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(wheels_app, name="wheels")
+
+
+@wheels_app.command("list")
+@_guarded
+def wheels_list(wheelhouse: Optional[Path] = WheelhouseOpt,
+                json_out: bool = typer.Option(False, "--json", help="Print the provenance records as JSON.")) -> None:
+    """Every stored wheel with its sha256, origin, build key and smoke result."""
+    from ..wheels.store import Wheelhouse, default_root
+    from .render import console, print_json
+    from .render_install import render_wheels
+
+    store = Wheelhouse(wheelhouse or default_root())
+    wheels = store.wheels()
+    if json_out:
+        print_json({"wheelhouse": str(store.root), "wheels": [w.provenance for w in wheels]})
+    else:
+        console().print(f"wheelhouse {store.root}: {len(wheels)} wheel(s)", highlight=False, markup=False)
+        render_wheels(wheels, console())
+
+
+@wheels_app.command("verify")
+@_guarded
+def wheels_verify(wheelhouse: Optional[Path] = WheelhouseOpt) -> None:
+    """Recompute every wheel's sha256 against its record; exit 1 if any wheel was altered or lost."""
+    from ..wheels.store import Wheelhouse, default_root
+
+    store = Wheelhouse.open(wheelhouse or default_root(), create=False)
+    problems = store.verify()
+    for problem in problems:
+        typer.echo(f"{problem.filename}: {problem.what}")
+    typer.echo(f"{len(store.wheels())} wheel(s) in {store.root}; {len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
+
+
+@wheels_app.command("export")
+@_guarded
+def wheels_export(dest: Path = typer.Argument(..., metavar="DIR", help="Where to write the exported wheelhouse."),
+                  wheelhouse: Optional[Path] = WheelhouseOpt,
+                  key: Optional[str] = typer.Option(None, "--key", metavar="KEY_ID",
+                                                    help="Also export source-built wheels of this build key.")) -> None:
+    """Copy verified wheels and a PEP 503 index to DIR, for `pip install --find-links DIR` on machines of this kind."""
+    from ..wheels.store import Wheelhouse, default_root
+
+    store = Wheelhouse.open(wheelhouse or default_root(), create=False)
+    exported = store.export(dest, key_id=key)
+    typer.echo(f"exported {len(exported)} wheel(s) to {dest}: pip install --find-links {dest} ... "
+               f"or --index-url file://{dest.resolve()}/simple")
 
 
 def _version(value: bool) -> None:

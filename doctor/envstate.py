@@ -43,6 +43,15 @@ prefixes = tuple(p for p in sys.argv[2].split(",") if p) if len(sys.argv) > 2 el
 def canonical(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
+def requires_dist(text):
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line.lower().startswith("requires-dist:"):
+            out.append(line.split(":", 1)[1].strip())
+    return out
+
 def metadata_field(text, key):
     for line in text.splitlines():
         if not line.strip():
@@ -92,7 +101,8 @@ for entry in sys.path:
         if not name or not version or canonical(name) in dists:
             continue  # the first on sys.path wins, as for import
         record_sha, files = record_files(dist_info)
-        info = {"name": name, "version": version, "dist_info": dist_info, "record_sha256": record_sha}
+        info = {"name": name, "version": version, "dist_info": dist_info, "record_sha256": record_sha,
+                "requires": requires_dist(text)}
         if canonical(name) in protected or canonical(name).startswith(prefixes):
             info["fingerprint"] = fingerprint(files)
         dists[canonical(name)] = info
@@ -117,6 +127,7 @@ class Dist:
     dist_info: str
     record_sha256: str | None
     fingerprint: str | None = None  # protected distributions only
+    requires: tuple[str, ...] = ()  # Requires-Dist, markers and all
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,7 @@ class EnvState:
 def parse_env_state(text: str) -> EnvState:
     data = json.loads(text.strip().splitlines()[-1])
     dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
-                        info.get("fingerprint")) for name, info in data["dists"].items()}
+                        info.get("fingerprint"), tuple(info.get("requires") or ())) for name, info in data["dists"].items()}
     return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),
                     data["python_tag"], dists)
 

@@ -27,6 +27,10 @@ def no_flags(machine: Machine) -> tuple[EnvVar, ...]:
     return ()
 
 
+def no_extras(machine: Machine) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Recipe:
     # Environment for a source build, derived from the facts (TORCH_CUDA_ARCH_LIST, MAX_JOBS, DS_BUILD_*, ...).
@@ -41,6 +45,8 @@ class Recipe:
     binary_only: bool = False
     # Where the source comes from when the index has no sdist, as a pip requirement URL format ("{version}").
     source: str | None = None
+    # Extras that pick the right backend here: mlx on Linux brings no backend without "cpu" or "cuda13".
+    extras: Callable[[Machine], tuple[str, ...]] = no_extras
     # Installed into the target before a --no-build-isolation build.
     build_requires: tuple[str, ...] = ()
     # Install with --no-deps: the tool's metadata would drag in another torch (unsloth's upper pin);
@@ -48,4 +54,6 @@ class Recipe:
     no_deps: bool = False
     # The smoke test: a script in recipes/smoke/ that trains a tiny step and asserts it learns.
     smoke: str | None = None
+    # What the smoke test needs beyond the tool (mlx's checks against numpy), installed along with it.
+    smoke_requires: tuple[str, ...] = ()
     smoke_timeout: float = 600.0

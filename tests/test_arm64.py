@@ -111,3 +111,28 @@ def test_aidoctor_check_sees_aarch64_linux_and_an_aarch64_torch_wheel(arm64_venv
     assert available["kind"] == "wheel", torch
     assert available["filename"].endswith("aarch64.whl"), available
     assert f"-{python_tag}-" in available["filename"], available
+
+
+# torch 2.10.0 is the newest whose aarch64 wheel on PyPI is a CPU build (146 MB); from 2.11 the aarch64
+# wheels are CUDA 13 builds that pull ~3 GB of cuda-toolkit packages (checked by reading their METADATA).
+ARM64_CPU_TORCH = "torch==2.10.0"
+
+
+def test_install_bitsandbytes_takes_the_real_aarch64_wheel_and_its_cpu_smoke_test_passes(arm64_venv):
+    venv_bin = PurePosixPath(arm64_venv.python).parent
+    work = venv_bin.parent.parent
+    target = f"{work}/train-env"
+    succeeded(arm64_venv.run("python3", "-m", "venv", target, timeout=VENV_TIMEOUT))
+    succeeded(arm64_venv.run(f"{target}/bin/pip", "install", "--quiet", ARM64_CPU_TORCH, timeout=PIP_TIMEOUT))
+    result = arm64_venv.run("env", f"AIDOCTOR_CACHE_DIR={work}/cache", f"{venv_bin}/aidoctor", "install",
+                            "bitsandbytes", "--python", f"{target}/bin/python", "--wheelhouse", f"{work}/wheelhouse",
+                            "--timeout", "120", timeout=PIP_TIMEOUT)
+    succeeded(result)
+    assert "by index" in result.stdout and "manylinux_2_24_aarch64.whl" in result.stdout
+    assert "smoke test for bitsandbytes on cpu: passed" in result.stdout
+    listed = succeeded(arm64_venv.run(f"{venv_bin}/aidoctor", "wheels", "list", "--json", "--wheelhouse",
+                                      f"{work}/wheelhouse"))
+    wheels = {w["project"]: w for w in json.loads(listed.stdout)["wheels"]}
+    assert wheels["bitsandbytes"]["filename"].endswith("aarch64.whl")
+    assert wheels["bitsandbytes"]["smoke"]["passed"] is True
+    assert "torch" not in wheels  # the installed torch was pinned, never fetched again

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aidoctor.doctor.build import (
-    BuildFailed, Log, compile_wheel, halved, killed_for_memory, parse_progress, prepare_source,
+    BuildFailed, Log, compile_wheel, halved, is_compiler_run, killed_for_memory, parse_progress, prepare_source,
 )
 from aidoctor.doctor.plan import Step
 from aidoctor.doctor.system import CommandResult, LiveSystem
@@ -41,6 +41,17 @@ def test_parse_progress_reads_ninja_lines_only():
     assert parse_progress("  [3/3] c++ -shared ...") == (3, 3)
     assert parse_progress("[ 42%] Building CUDA object") is None
     assert parse_progress("copying build/lib/x.py") is None
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("  g++ -Wsign-compare -DNDEBUG -g -fwrapv -O3 -Wall -fPIC -Icsrc/includes -c csrc/adam/cpu_adam.cpp", True),
+    ("x86_64-linux-gnu-gcc -pthread -c src/squares.c -o build/temp/squares.o", True),
+    ("/usr/local/cuda/bin/nvcc -gencode arch=compute_120,code=sm_120 -c flash_fwd.cu", True),
+    ("  copying deepspeed/ops/adam/cpu_adam.py -> build/lib/deepspeed/ops/adam", False),
+    ("gcc: fatal error: Killed signal terminated program cc1", False),
+])
+def test_compiler_runs_are_counted_when_there_is_no_ninja_total(line, expected):
+    assert is_compiler_run(line) is expected
 
 
 @pytest.mark.parametrize("returncode, tail, expected", [

@@ -1,0 +1,482 @@
+"""`aidoctor install`: carry out a plan, keep torch safe, prove the result, undo it if it fails.
+
+`prepare` gathers the facts and makes the plan (doctor.plan); `execute` runs
+its steps in order. Every wheel passes through the wheelhouse, and is
+installed from there only after its sha256 is checked. Before anything
+changes, the distributions the install will replace are backed up; if torch
+or the CUDA libraries changed, or the smoke test fails, the install is rolled
+back and the environment is as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol, Sequence
+from urllib.parse import unquote, urlparse
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+
+from ..wheels.store import StoredWheel, Wheelhouse, default_root
+from . import envstate
+from .build import BuildFailed, Log, compile_wheel, prepare_source
+from .check import CheckRequest, default_python, probe_machine, select_tools
+from .envstate import EnvState
+from .errors import AidoctorError, BadInput
+from .facts import Machine, canonical_name
+from .index import Availability, Index, _wheel_fits, default_cache_dir, platform_tags, select
+from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
+from .rules import Tool
+from .smoke import SmokeResult, SmokeStore, run_smoke
+from .system import LiveSystem, System
+from .verdicts import evaluate, marker_environment
+
+BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
+PIP_TIMEOUT = 1800.0
+
+
+class InstallFailed(AidoctorError):
+    """The install ran and failed; the environment was rolled back."""
+
+    exit_code = 1
+
+
+class NotAnEnvironmentYouMayChange(BadInput):
+    pass
+
+
+class TorchChangeNeeded(BadInput):
+    pass
+
+
+class Reporter(Protocol):
+    def step(self, number: int, total: int, step: Step) -> None: ...
+
+    def info(self, text: str) -> None: ...
+
+    def progress(self, done: int, total: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: InstallRequest
+    plan: Plan
+    tool: Tool
+    python: str
+    machine: Machine
+    state: EnvState
+    wheelhouse: Wheelhouse
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    installed: tuple[str, ...]  # "name version" of what the install added or replaced
+    smoke: SmokeResult | None
+    seconds: float
+    log: Path
+
+
+# -- preparing: facts, environment, index, wheelhouse -> plan --
+
+
+def prepare(request: InstallRequest, system: System | None = None, index: Index | None = None) -> Prepared:
+    system = system or LiveSystem()
+    tool = select_tools((request.tool,))[0]
+    python = request.python or default_python(os.environ)
+    machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
+    state = envstate.capture(system, python)
+    _check_changeable(python, state)
+    root = request.wheelhouse or default_root()
+    # A dry run creates nothing, not even the wheelhouse directory.
+    wheelhouse = Wheelhouse(root) if request.dry_run else Wheelhouse.open(root)
+    available = None
+    if tool.on_index:
+        index = index or Index(default_cache_dir(), offline=request.offline, timeout=request.timeout)
+        project = index.projects([tool.dist_name])[tool.dist_name]
+        available = (Availability("unknown", reason=project) if isinstance(project, str)
+                     else select(project, machine, platform_tags(machine)))
+        if request.version and available.kind != "unknown":
+            available = replace(available, version=request.version)
+    # Judge the tool as if it were not installed: the plan is about what to install, not what is there.
+    fresh = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != tool.dist_name})
+    from ..recipes import watched_dists
+
+    verdict = evaluate(tool, fresh, available, watched_dists())
+    stored = _stored_for(wheelhouse, tool, machine)
+    cache = default_cache_dir()
+    paths = Paths(wheelhouse.root, run=cache / "runs" / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
+                  builds_root=cache / "builds")
+    plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)
+    return Prepared(request, plan, tool, python, machine, state, wheelhouse)
+
+
+def _check_changeable(python: str, state: EnvState) -> None:
+    if not state.is_virtual:
+        raise NotAnEnvironmentYouMayChange(
+            f"{python} is not a virtual environment (its prefix is {state.prefix}); aidoctor installs only into a "
+            "venv or conda environment: create one with `python3 -m venv ENV` and pass --python ENV/bin/python")
+    if not state.writable:
+        raise NotAnEnvironmentYouMayChange(f"{state.purelib} is not writable by this user; use an environment you own")
+
+
+def _stored_for(wheelhouse: Wheelhouse, tool: Tool, machine: Machine) -> list[Stored]:
+    tags = platform_tags(machine)
+    out = []
+    for wheel in wheelhouse.find(tool.dist_name):
+        smoke = (wheel.provenance.get("smoke") or {}).get("passed")
+        fits = not isinstance(tags, str) and _wheel_fits(wheel.filename, tags)
+        out.append(Stored(wheel.filename, wheel.version, wheel.key_id, fits, smoke))
+    return out
+
+
+# -- executing --
+
+
+def execute(prepared: Prepared, reporter: Reporter, system: System | None = None) -> Outcome:
+    plan = prepared.plan
+    if plan.route is Route.IMPOSSIBLE:
+        raise BadInput(f"{plan.tool} cannot be installed here: {plan.why}"
+                       + (f"; instead: {plan.alternative}" if plan.alternative else ""))
+    system = system or LiveSystem()
+    assert plan.paths is not None
+    plan.paths.run.mkdir(parents=True, exist_ok=True)
+    log = Log(plan.paths.log)
+    run = _Run(prepared, reporter, system, log)
+    started = time.monotonic()
+    try:
+        for number, step in enumerate(plan.steps, 1):
+            reporter.step(number, len(plan.steps), step)
+            log.write_line(f"== step {number}: {step.title}")
+            getattr(run, "do_" + step.action.replace("-", "_"))(step)
+    except BaseException as exc:
+        if run.touched:
+            reporter.info("rolling back")
+            problem = run.rollback()
+            if isinstance(exc, AidoctorError):
+                suffix = "; rolled back" if problem is None else f"; ROLLBACK INCOMPLETE: {problem}"
+                told = AidoctorError(f"{exc}{suffix} (log: {log.path})")
+                told.exit_code = exc.exit_code
+                raise told from None
+        raise
+    finally:
+        log.close()
+    return Outcome(plan, tuple(run.installed), run.smoke_result, time.monotonic() - started, plan.paths.log)
+
+
+class _Run:
+    """The state of one install while its steps run; one method per step action."""
+
+    def __init__(self, prepared: Prepared, reporter: Reporter, system: System, log: Log) -> None:
+        self.prepared, self.plan, self.reporter, self.system, self.log = (
+            prepared, prepared.plan, reporter, system, log)
+        self.paths: Paths = prepared.plan.paths  # type: ignore[assignment]
+        self.before = prepared.state
+        self.wheelhouse = prepared.wheelhouse
+        self.resolved: list[dict] = []  # pip report items: what the install adds or replaces
+        self.tool_wheel: StoredWheel | None = None
+        self.backup_manifest: Path | None = None
+        self.touched = False  # the target environment may have changed: roll back on failure
+        self.installed: list[str] = []
+        self.smoke_result: SmokeResult | None = None
+        self.allow_change = prepared.request.allow_torch_change
+        self.present = prepared.state  # what is installed now: `before` plus any build requirements
+
+    # -- helpers --
+
+    def pip(self, argv: Sequence[str], what: str, env: dict | None = None):
+        self.log.write_line("$ " + " ".join(argv))
+        result = self.system.run(argv, timeout=PIP_TIMEOUT, env={**os.environ, **(env or {})})
+        self.log.write_line(result.stdout)
+        self.log.write_line(result.stderr)
+        if not result.ok:
+            raise self._pip_error(result, what)
+        return result
+
+    def _pip_error(self, result, what: str) -> AidoctorError:
+        text = result.stderr + result.stdout
+        if result.timed_out:
+            return InstallFailed(f"{what}: pip did not finish within {PIP_TIMEOUT:g} s")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        last = next((line for line in reversed(lines) if line.startswith("ERROR")), lines[-1] if lines else "")
+        if any(s in text for s in ("NewConnectionError", "Failed to establish", "Temporary failure in name",
+                                   "Max retries exceeded", "No route to host")):
+            return BadInput(f"{what}: cannot reach the package index ({last}); connect to the network, or point "
+                            f"--wheelhouse at a wheelhouse that has {self.plan.tool} for this machine")
+        conflict = "ResolutionImpossible" in text or "conflicting dependencies" in text
+        if conflict and any(envstate.is_protected(word.split("=")[0].split("<")[0].split(">")[0])
+                            for word in text.replace(",", " ").split()):
+            cause = next((line for line in lines if "depends on" in line or "requires" in line), last)
+            return TorchChangeNeeded(
+                f"{self.plan.tool} {self.plan.version or ''} needs another torch (or triton, or CUDA libraries) than "
+                f"the installed {', '.join(self.before.pins()) or 'ones'}: {cause}; rerun with --allow-torch-change "
+                f"to let it replace them, or ask for a version of {self.plan.tool} that accepts them")
+        if "No matching distribution" in text or "Could not find a version" in text:
+            return BadInput(f"{what}: {last}")
+        return InstallFailed(f"{what}: {last}")
+
+    # -- the step actions --
+
+    def do_pin(self, step: Step) -> None:
+        pins = [] if self.allow_change else self.before.pins()
+        self.paths.constraints.write_text("".join(p + "\n" for p in pins))
+
+    def do_build_requires(self, step: Step) -> None:
+        self.touched = True
+        self.pip(step.argv, "installing the build requirements")
+        self.present = envstate.capture(self.system, self.prepared.python)
+
+    def do_source(self, step: Step) -> None:
+        assert self.paths.build is not None
+        self.source, resumed = prepare_source(self.system, step, self.paths.build, self.log, PIP_TIMEOUT)
+        if resumed:
+            self.reporter.info(f"resuming the build in {self.paths.build} (source and compiled objects kept)")
+
+    def do_build(self, step: Step) -> None:
+        assert self.paths.build is not None
+        started = time.monotonic()
+        env = {**os.environ, **{e.name: e.value for e in step.env}}
+        build_log = Log(self.paths.build_log)
+        self.reporter.info(f"build log: {build_log.path}")
+        try:
+            wheel, attempts = compile_wheel(self.system, step, self.paths.build, env, build_log, self.reporter,
+                                            BUILD_TIMEOUT)
+        finally:
+            build_log.close()
+        self.built = (wheel, time.monotonic() - started, attempts)
+
+    def do_store(self, step: Step) -> None:
+        if getattr(self, "built", None) is not None and self.tool_wheel is None:
+            self._store_built()
+        else:
+            self._store_fetched()
+
+    def _store_built(self) -> None:
+        wheel, seconds, attempts = self.built
+        provenance = {
+            "tool": self.plan.tool, "tool_version": self.plan.version, "via": "source build",
+            "source": self.source.name, "source_sha256": _sha256(self.source),
+            "build_flags": {e.name: e.value for e in self.plan.build_env},
+            "build_seconds": round(seconds, 1), "build_attempts": list(attempts),
+        }
+        with self.wheelhouse.lock():
+            self.tool_wheel = self.wheelhouse.add(wheel, provenance, key=self.plan.key, replace=True)
+        self.reporter.info(f"stored {self.tool_wheel.filename} (sha256 {self.tool_wheel.sha256[:16]}…)")
+        self.built_target = str(self.tool_wheel.path)
+
+    def do_resolve(self, step: Step) -> None:
+        argv = list(step.argv)
+        if self.plan.route is Route.BUILD:  # the plan could only name it: now it is a file in the wheelhouse
+            argv = [self.built_target if a.startswith("<the built wheel") else a for a in argv]
+        self.resolved = self._resolve(argv, self.paths.report, "resolving")
+
+    def _resolve(self, argv: list[str], report: Path, what: str) -> list[dict]:
+        try:
+            self.pip(argv, what)
+        except BadInput:
+            if "--no-index" in argv and self.plan.route is Route.WHEELHOUSE and not self.prepared.request.offline:
+                # The wheelhouse lacks part of the set: let the index fill it in.
+                self.reporter.info("the wheelhouse lacks part of the set; asking the package index for the rest")
+                argv = [a for a in argv if a != "--no-index"]
+                self.pip(argv, what)
+            else:
+                raise
+        return json.loads(report.read_text()).get("install", [])
+
+    def do_resolve_deps(self, step: Step) -> None:
+        requires = []
+        for item in self.resolved:
+            requires += item.get("metadata", {}).get("requires_dist", []) or []
+        wanted = [r for r in not_protected(requires) if "extra ==" not in r]
+        if not wanted:
+            return
+        argv = list(step.argv[:-1]) + wanted
+        self.resolved += self._resolve(argv, self.paths.deps_report, "resolving the other requirements")
+
+    def do_fetch(self, step: Step) -> None:
+        changes = self._changes_to_protected()
+        if changes:
+            raise TorchChangeNeeded(
+                f"installing {self.plan.tool} would {'; '.join(changes)}; rerun with --allow-torch-change to allow it")
+        lines = []
+        for item in self.resolved:
+            url = item["download_info"]["url"]
+            if self._in_wheelhouse(url):
+                continue
+            digest = (item["download_info"].get("archive_info") or {}).get("hashes", {}).get("sha256")
+            if not digest:
+                raise InstallFailed(f"pip resolved {item['metadata']['name']} from {url} without a sha256; "
+                                    "aidoctor stores only what it can verify")
+            lines.append(f"{item['metadata']['name']}=={item['metadata']['version']} --hash=sha256:{digest}")
+        if lines:
+            self.paths.resolved.write_text("\n".join(lines) + "\n")
+            self.reporter.info(f"downloading {len(lines)} distribution(s)")
+            self.pip(step.argv, "downloading the resolved distributions")
+        self._fetch_installed_requirements(step)
+
+    def _fetch_installed_requirements(self, step: Step) -> None:
+        wanted = self._installed_requirements()
+        if not wanted or self.prepared.request.offline:
+            return
+        listing = self.paths.run / "installed-requirements.txt"
+        listing.write_text("\n".join(wanted) + "\n")
+        argv = [str(listing) if a == str(self.paths.resolved) else a for a in step.argv if a != "--require-hashes"]
+        self.reporter.info(f"also keeping {len(wanted)} requirement(s) this environment already had")
+        try:
+            self.pip(argv, "downloading the requirements already installed")
+        except AidoctorError as exc:  # the install itself does not need them: say so and go on
+            self.reporter.info(f"the wheelhouse will lack some of them ({exc}); an offline install elsewhere may fail")
+
+    def _installed_requirements(self) -> list[str]:
+        """Installed distributions the tool needs that pip left alone (this environment already had them).
+
+        The wheelhouse keeps them too, so a later install into a fresh environment works from it alone.
+        The walk reads Requires-Dist from the installed metadata and never reaches torch or the CUDA
+        libraries: they are pinned, never fetched.
+        """
+        markers = marker_environment(self.prepared.machine) or default_environment()
+        resolved = {canonical_name(i["metadata"]["name"]): i for i in self.resolved}
+        todo = [r for item in self.resolved for r in item["metadata"].get("requires_dist") or ()]
+        seen, keep = set(resolved), {}
+        while todo:
+            try:
+                requirement = Requirement(todo.pop())
+            except InvalidRequirement:
+                continue
+            name = canonical_name(requirement.name)
+            if name in seen or envstate.is_protected(name):
+                continue
+            if requirement.marker is not None and not requirement.marker.evaluate({**markers, "extra": ""}):
+                continue
+            seen.add(name)
+            dist = self.present.dists.get(name)
+            if dist is not None:
+                keep[name] = dist.version
+                todo += dist.requires
+        return [f"{name}=={version}" for name, version in sorted(keep.items())
+                if not self.wheelhouse.find(name, version=version)]
+
+    def _changes_to_protected(self) -> list[str]:
+        if self.allow_change:
+            return []
+        changes = []
+        for item in self.resolved:
+            name, version = item["metadata"]["name"], item["metadata"]["version"]
+            if envstate.is_protected(name) and self.before.version(name) not in (None, version):
+                changes.append(f"replace {name} {self.before.version(name)} with {version}")
+        return changes
+
+    def _in_wheelhouse(self, url: str) -> bool:
+        parsed = urlparse(url)
+        if parsed.scheme != "file":
+            return False
+        return Path(unquote(parsed.path)).parent.resolve() == self.wheelhouse.root.resolve()
+
+    def _store_fetched(self) -> None:
+        by_name = {canonical_name(item["metadata"]["name"]): item for item in self.resolved}
+        staged = sorted(self.paths.stage.glob("*.whl")) if self.paths.stage.exists() else []
+        with self.wheelhouse.lock():
+            for wheel in staged:
+                item = by_name.get(canonical_name(wheel.name.split("-")[0]), {})
+                info = item.get("download_info", {})
+                provenance = {"via": "package index", "source": info.get("url"),
+                              "source_sha256": (info.get("archive_info") or {}).get("hashes", {}).get("sha256"),
+                              "requires_python": item.get("metadata", {}).get("requires_python")}
+                self.wheelhouse.add(wheel, provenance)
+
+    def _wheels_to_install(self) -> list[StoredWheel]:
+        wheels = []
+        for item in self.resolved:
+            name, version = canonical_name(item["metadata"]["name"]), item["metadata"]["version"]
+            url = item["download_info"]["url"]
+            filename = Path(unquote(urlparse(url).path)).name
+            found = [w for w in self.wheelhouse.find(name, version=version) if w.filename == filename] or \
+                [w for w in self.wheelhouse.find(name, version=version)
+                 if w.key_id is None or w.key_id == self.plan.key_id]
+            if not found:
+                raise InstallFailed(f"{name} {version} is not in the wheelhouse after the download")
+            wheels.append(found[0])
+        return wheels
+
+    def do_backup(self, step: Step) -> None:
+        replaced = [item["metadata"]["name"] for item in self.resolved
+                    if self.before.version(item["metadata"]["name"]) is not None]
+        self.backup_manifest = envstate.backup(self.before, replaced, self.paths.backup)
+
+    def do_install(self, step: Step) -> None:
+        wheels = self._wheels_to_install()
+        if not wheels:
+            self.reporter.info("nothing to install: everything resolved is already installed")
+            return
+        paths = [str(self.wheelhouse.checked_path(w)) for w in wheels]  # a tampered wheel stops the install here
+        self.touched = True
+        self.pip(list(step.argv[:-1]) + paths, "installing")
+        self.installed = [f"{w.project} {w.version}" for w in wheels]
+
+    def do_verify(self, step: Step) -> None:
+        after = envstate.capture(self.system, self.prepared.python)
+        changes = envstate.changed_protected(self.before, after)
+        if changes and not self.allow_change:
+            raise InstallFailed(f"the install changed the protected torch stack: {'; '.join(changes)}")
+        for change in changes:
+            self.reporter.info(f"changed (allowed): {change}")
+
+    def do_smoke(self, step: Step) -> None:
+        recipe = self.prepared.tool.recipe
+        assert recipe is not None and recipe.smoke is not None
+        env = {**os.environ, **{e.name: e.value for e in step.env}}
+        result = run_smoke(self.system, self.prepared.python, recipe.smoke.removesuffix(".py"), env=env, timeout=recipe.smoke_timeout)
+        self.smoke_result = result
+        SmokeStore().save(self.before.prefix, result)
+        if self.tool_wheel is None:
+            self.tool_wheel = next((w for w in self._wheels_to_install() if w.project == canonical_name(
+                self.prepared.tool.dist)), None)
+        if self.tool_wheel is not None:
+            with self.wheelhouse.lock():
+                self.wheelhouse.record_smoke(self.tool_wheel, result.to_json())
+        if not result.passed:
+            raise InstallFailed(f"the {self.plan.tool} smoke test failed at {result.failed}"
+                                + (f" (kernel {result.kernel})" if result.kernel else "")
+                                + f": {result.error}" + (f"; likely cause: {result.cause}" if result.cause else ""))
+
+    # -- rollback --
+
+    def rollback(self) -> str | None:
+        """Put the environment back as it was before; returns what could not be restored, or None."""
+        try:
+            after = envstate.capture(self.system, self.prepared.python)
+            added, changed = envstate.differences(self.before, after)
+            remove = [after.dists[name].name for name in added + changed]
+            if remove:
+                self.system.run(pip(self.prepared.python, "uninstall", "-y", *remove), timeout=PIP_TIMEOUT)
+            if self.backup_manifest is not None:
+                envstate.restore(self.backup_manifest)
+            final = envstate.capture(self.system, self.prepared.python)
+        except (OSError, AidoctorError) as exc:
+            return str(exc)
+        added, changed = envstate.differences(self.before, final)
+        if added or changed:
+            return f"still different: {', '.join(added + changed)}"
+        return None
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def wheelhouse_for(path: Path | None) -> Wheelhouse:
+    return Wheelhouse(path or default_root())
+
+
+__all__ = ["InstallFailed", "Outcome", "Prepared", "Reporter", "TorchChangeNeeded", "execute", "prepare",
+           "wheelhouse_for", "BuildFailed"]

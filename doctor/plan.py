@@ -1,0 +1,389 @@
+"""Decide how to install a tool here, before doing anything (cibuildwheel's get_build_steps).
+
+`make_plan` is pure: the tool's recipe and verdict, the machine's facts, what
+the target environment holds, what the index offers and what the wheelhouse
+holds go in; a `Plan` comes out with its route (wheelhouse, index wheel,
+source build, or not here), every step with its exact command and
+environment, and why. `aidoctor install --dry-run` prints it and tests assert
+on it; `doctor.install` carries out exactly these steps.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..wheels.store import key_id_for as key_id
+from .envstate import EnvState, is_protected
+from .facts import Machine
+from .index import Availability
+from .recipe import EnvVar, Recipe
+from .rules import Ctx, Status, Tool
+from .verdicts import Verdict
+
+# Settings that change how fast a build runs, not what it produces: left out of the build key.
+PARALLELISM = frozenset({"MAX_JOBS", "NVCC_THREADS", "CMAKE_BUILD_PARALLEL_LEVEL", "MAKEFLAGS"})
+PIP_NETWORK = ("--timeout", "15", "--retries", "1")  # pip's own default waits minutes on a dead network
+
+
+class Route(str, enum.Enum):
+    WHEELHOUSE = "wheelhouse"  # a wheel stored here before, for this machine
+    INDEX = "index"  # a binary wheel (or a pure-Python sdist) from the package index
+    BUILD = "build"  # a source build with flags derived from the facts
+    IMPOSSIBLE = "impossible"  # cannot work here: the reason and the alternative
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # what doctor.install does for it: pin, build-requires, source, build, resolve, ...
+    title: str
+    why: str
+    argv: tuple[str, ...] = ()
+    env: tuple[EnvVar, ...] = ()
+    detail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Paths:
+    wheelhouse: Path
+    run: Path  # this install's scratch: constraints, pip's reports, staged downloads, backups, log
+    builds_root: Path
+    build: Path | None = None  # builds_root/<tool>-<version>-<key id>: kept between runs, so a build resumes
+
+    @property
+    def constraints(self) -> Path:
+        return self.run / "constraints.txt"
+
+    @property
+    def report(self) -> Path:
+        return self.run / "resolve.json"
+
+    @property
+    def deps_report(self) -> Path:
+        return self.run / "resolve-deps.json"
+
+    @property
+    def resolved(self) -> Path:
+        return self.run / "resolved.txt"
+
+    @property
+    def stage(self) -> Path:
+        return self.run / "stage"
+
+    @property
+    def backup(self) -> Path:
+        return self.run / "backup"
+
+    @property
+    def log(self) -> Path:
+        return self.run / "install.log"
+
+    @property
+    def build_log(self) -> Path:
+        assert self.build is not None
+        return self.build / "build.log"
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    tool: str
+    version: str | None = None  # an exact version asked for with TOOL==VERSION
+    python: str | None = None
+    wheelhouse: Path | None = None
+    allow_torch_change: bool = False
+    offline: bool = False
+    dry_run: bool = False
+    smoke: bool = True
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    tool: str
+    route: Route
+    why: str
+    version: str | None = None
+    steps: tuple[Step, ...] = ()
+    pins: tuple[str, ...] = ()
+    build_env: tuple[EnvVar, ...] = ()
+    runtime_env: tuple[EnvVar, ...] = ()
+    key: dict | None = None
+    paths: Paths | None = None
+    stored: str | None = None  # the wheelhouse file a WHEELHOUSE route installs
+    alternative: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def key_id(self) -> str | None:
+        return None if self.key is None else key_id(self.key)
+
+    def to_json(self) -> dict:
+        def env(items: Sequence[EnvVar]) -> list[dict]:
+            return [{"name": e.name, "value": e.value, "why": e.why} for e in items]
+
+        return {
+            "schema": "aidoctor.plan/1", "tool": self.tool, "route": self.route.value, "why": self.why,
+            "version": self.version, "pins": list(self.pins), "build_env": env(self.build_env),
+            "runtime_env": env(self.runtime_env), "key": self.key, "key_id": self.key_id, "stored": self.stored,
+            "alternative": self.alternative, "notes": list(self.notes),
+            "steps": [{"action": s.action, "title": s.title, "why": s.why, "argv": list(s.argv), "env": env(s.env),
+                       "detail": list(s.detail)} for s in self.steps],
+        }
+
+
+def build_key(tool: Tool, version: str, machine: Machine, state: EnvState, build_env: Sequence[EnvVar]) -> dict:
+    """What a built wheel depends on: reuse it only where all of this matches."""
+    torch = state.dists.get("torch")
+    build = machine.torch_build
+    return {
+        "tool": tool.id, "version": version, "python": state.python_tag,
+        "platform": f"{machine.os}-{machine.arch}", "glibc": machine.glibc,
+        "torch": None if torch is None else torch.version,
+        "torch_cuda": None if build is None else build.cuda,
+        "flags": {e.name: e.value for e in build_env if e.name not in PARALLELISM},
+    }
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A wheelhouse entry as the planner needs it (the store's StoredWheel, reduced)."""
+
+    filename: str
+    version: str
+    key_id: str | None
+    fits: bool  # its tags suit this Python and platform
+    smoke_passed: bool | None
+
+
+def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Verdict,
+              available: Availability | None, stored: Sequence[Stored], state: EnvState, paths: Paths) -> Plan:
+    recipe = tool.recipe
+    if recipe is None:
+        return Plan(tool.id, Route.IMPOSSIBLE, f"aidoctor has no install recipe for {tool.id} yet",
+                    alternative=tool.install)
+    if verdict.status is Status.UNSUPPORTED:
+        return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=tool.alternative,
+                    notes=tuple(f"fix: {f}" for f in verdict.fixes))
+    build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
+    version = request.version or (available.version if available and available.kind != "unknown" else None)
+    pins = tuple(state.pins())
+    wants_build, build_why = _needs_build(tool, recipe, machine, verdict, available)
+
+    def expected_key(for_version: str) -> dict:
+        return build_key(tool, for_version, machine, state, build_env)
+
+    hit = _wheelhouse_hit(stored, version, wants_build, expected_key)
+    common = dict(pins=pins, runtime_env=runtime_env, version=version)
+    if hit is not None:
+        why = (f"{hit.filename} is in the wheelhouse, built for this machine's key {hit.key_id}" if hit.key_id
+               else f"{hit.filename} is in the wheelhouse and its tags suit this Python and platform")
+        return Plan(tool.id, Route.WHEELHOUSE, why, paths=paths,
+                    steps=_steps(Route.WHEELHOUSE, request, tool, recipe, paths, pins, (), runtime_env, hit.filename,
+                                 state, hit.version, extras), stored=hit.filename, **{**common, "version": hit.version})
+    if available is None or available.kind == "unknown":
+        reason = available.reason if available else "the package index was not consulted"
+        return Plan(tool.id, Route.IMPOSSIBLE, f"no wheel for {tool.id} in the wheelhouse {paths.wheelhouse}, and "
+                    f"the package index cannot be read: {reason}", alternative="connect to the network, or point "
+                    "--wheelhouse at a wheelhouse exported from a machine of the same kind",
+                    notes=("offline",))
+    if wants_build:
+        if recipe.binary_only:
+            return Plan(tool.id, Route.IMPOSSIBLE, f"{build_why}, and aidoctor does not build {tool.id} from source "
+                        "(hours of compiling and tens of GB)", alternative="; ".join(verdict.fixes) or tool.alternative)
+        if available.kind == "none" and recipe.source is None:
+            return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
+        if version is None:
+            return Plan(tool.id, Route.IMPOSSIBLE, f"no version of {tool.id} to build: {available.reason}",
+                        alternative=tool.alternative)
+        key = expected_key(version)
+        paths = replace(paths, build=paths.builds_root / f"{tool.id}-{version}-{key_id(key)}")
+        return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
+                    steps=_steps(Route.BUILD, request, tool, recipe, paths, pins, build_env, runtime_env, None,
+                                 state, version, extras), **common)
+    if available.kind in ("wheel", "sdist"):
+        return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
+                    steps=_steps(Route.INDEX, request, tool, recipe, paths, pins, (), runtime_env, None, state,
+                                 version, extras), **common)
+    return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
+
+
+def _needs_build(tool: Tool, recipe: Recipe, machine: Machine, verdict: Verdict,
+                 available: Availability | None) -> tuple[bool, str]:
+    if recipe.always_build:
+        return True, f"aidoctor builds {tool.id} from source here to prebuild what its index package leaves to run time"
+    if recipe.force_build is not None and recipe.force_build.test(Ctx(machine, None, installed=False)) is True:
+        return True, f"the index wheel of {tool.id} does not work on this machine: {recipe.force_build.text}"
+    if verdict.status is Status.BUILD:
+        return True, next((r for r in verdict.reasons), f"{tool.id} needs a source build here")
+    if available is not None and available.kind == "sdist" and tool.sdist_compiles:
+        return True, available.reason
+    if available is not None and available.kind == "none" and recipe.source is not None:
+        return True, f"{available.reason}; building from {recipe.source.format(version='VERSION')}"
+    return False, ""
+
+
+def _wheelhouse_hit(stored: Sequence[Stored], version: str | None, wants_build: bool,
+                    expected_key: Callable[[str], dict]) -> Stored | None:
+    """The newest stored wheel usable here, never one whose smoke test failed.
+
+    A wheel built here is usable only where its build key matches what this
+    machine would build now (same torch, CUDA, Python, flags); a downloaded
+    one only where its tags suit this platform and no source build is needed.
+    """
+    def usable(s: Stored) -> bool:
+        if s.smoke_passed is False or (version is not None and s.version != version):
+            return False
+        if s.key_id is not None:
+            return s.key_id == key_id(expected_key(s.version))
+        return s.fits and not wants_build
+
+    return max((s for s in stored if usable(s)), key=lambda s: _sortable(s.version), default=None)
+
+
+def _sortable(version: str):
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+# -- the steps, with the exact commands doctor.install runs --
+
+
+def pip(python: str, *args: str) -> tuple[str, ...]:
+    return (python, "-m", "pip", *args)
+
+
+def requirement(tool: Tool, version: str | None, extras: Sequence[str] = ()) -> str:
+    name = f"{tool.dist}[{','.join(extras)}]" if extras else tool.dist
+    return f"{name}=={version}" if version else name
+
+
+def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, paths: Paths, pins: Sequence[str],
+           build_env: Sequence[EnvVar], runtime_env: Sequence[EnvVar], stored: str | None, state: EnvState,
+           version: str | None, extras: Sequence[str]) -> tuple[Step, ...]:
+    python = request.python or "python"
+    wh = str(paths.wheelhouse)
+    steps = [_pin_step(paths, pins, request.allow_torch_change)]
+    constraint = ("--constraint", str(paths.constraints))
+    no_deps = ("--no-deps",) if recipe.no_deps else ()
+    targets: tuple[str, ...]
+    if route is Route.BUILD:
+        assert paths.build is not None
+        missing = [r for r in recipe.build_requires if state.version(_name_of(r)) is None]
+        if missing:
+            steps.append(Step("build-requires", "Install what the build needs into the target",
+                              "the build runs without isolation, against the installed torch, so its build "
+                              "requirements must be in the target", pip(python, "install", *PIP_NETWORK, *constraint,
+                                                                         *missing)))
+        steps.append(_source_step(python, tool, recipe, paths, version))
+        steps.append(Step("build", f"Build {tool.id} {version} for this machine",
+                          "--no-build-isolation compiles against the torch that is installed, not a fresh one from "
+                          f"the index; the full compiler log goes to {paths.build_log}, and a compiler killed for "
+                          "memory is retried with half the jobs",
+                          pip(python, "wheel", "-v", "--no-deps", "--no-build-isolation", "--wheel-dir",
+                              str(paths.build / "dist"), str(paths.build / "src")), env=tuple(build_env)))
+        steps.append(Step("store", "Keep the built wheel in the wheelhouse",
+                          "with its sha256, build key and flags, so the next install on a machine of this kind skips "
+                          f"the build ({wh})"))
+        targets = (f"<the built wheel in {wh}>",)
+    elif route is Route.WHEELHOUSE and stored and _is_built(stored):
+        targets = (str(paths.wheelhouse / stored) + (f"[{','.join(extras)}]" if extras else ""),)
+    else:  # an index wheel, or one the wheelhouse holds: pip finds it there by name and version
+        targets = (requirement(tool, version, extras), *(c for c in tool.companions if recipe.no_deps))
+    if request.smoke:
+        targets += recipe.smoke_requires
+    index = ("--no-index",) if route is Route.WHEELHOUSE or request.offline else PIP_NETWORK
+    steps.append(Step("resolve", "Resolve what would change, with torch pinned",
+                      "pip's dry run with a report lists every distribution the install adds or replaces, without "
+                      "touching the environment; a conflict with the pins means the tool needs another torch"
+                      + (" (the wheelhouse alone first; the index only for what it lacks)"
+                         if route is Route.WHEELHOUSE else ""),
+                      pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.report), *index,
+                          *constraint, "--find-links", wh, *no_deps, *targets)))
+    if recipe.no_deps:
+        steps.append(Step("resolve-deps", f"Resolve {tool.id}'s other requirements against the pinned torch",
+                          f"{tool.id}'s metadata pins torch to a range that would replace a working CUDA build, so it "
+                          "is installed with --no-deps and its requirements other than torch, triton and the CUDA "
+                          "libraries are resolved on their own",
+                          pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.deps_report), *index,
+                              *constraint, "--find-links", wh, f"<requirements of {tool.id} except the pinned ones>")))
+    steps.append(Step("fetch", "Download (or build) every resolved distribution the wheelhouse lacks",
+                      "each is fetched by the exact version and sha256 pip resolved, so the wheelhouse holds the "
+                      "whole set and a later install needs no network",
+                      pip(python, "wheel", *PIP_NETWORK, "--no-deps", "--require-hashes", "--wheel-dir",
+                          str(paths.stage), "--requirement", str(paths.resolved))))
+    steps.append(Step("store", "Keep the downloaded wheels in the wheelhouse",
+                      "with their sha256 and where they came from"))
+    steps.append(Step("backup", "Back up the distributions the install replaces",
+                      f"their files are copied to {paths.backup} so a failed install or smoke test can be rolled back"))
+    steps.append(Step("install", "Install from the wheelhouse only",
+                      "every wheel's sha256 is checked against the wheelhouse's record right before; --no-deps, "
+                      "because the set is already resolved",
+                      pip(python, "install", "--no-index", "--no-deps", *constraint, f"<the resolved wheels in {wh}>")))
+    steps.append(Step("verify", "Check torch, triton and the CUDA libraries are byte-for-byte unchanged",
+                      "their versions, RECORD digests and every file's size and mtime are compared with before; any "
+                      "change rolls the install back" + (" (--allow-torch-change: reported, not rolled back)"
+                                                         if request.allow_torch_change else "")))
+    if request.smoke and recipe.smoke:
+        steps.append(Step("smoke", f"Train a tiny step with {tool.id} and check it learns",
+                          f"recipes/smoke/{recipe.smoke} runs in the target Python: the loss must fall and gradients "
+                          "stay finite, kernels are checked against a reference; a failure rolls the install back",
+                          env=tuple(runtime_env)))
+    return tuple(steps)
+
+
+def _is_built(filename: str) -> bool:
+    """Wheels built here carry their build key as the wheel's build tag (wheels.store)."""
+    from packaging.utils import parse_wheel_filename
+
+    return bool(parse_wheel_filename(filename)[2])
+
+
+def _pin_step(paths: Paths, pins: Sequence[str], allow_change: bool) -> Step:
+    if allow_change:
+        return Step("pin", "Do not pin torch (--allow-torch-change)",
+                    "the install may replace torch, triton or the CUDA libraries; each change is reported",
+                    detail=tuple(f"installed now: {p}" for p in pins))
+    return Step("pin", f"Pin torch, triton and the CUDA libraries in {paths.constraints}",
+                "pip must never swap a working torch build for another as a side effect"
+                if pins else "no torch, triton or CUDA libraries are installed yet: nothing to pin", detail=tuple(pins))
+
+
+def _source_step(python: str, tool: Tool, recipe: Recipe, paths: Paths, version: str | None) -> Step:
+    assert paths.build is not None
+    if recipe.source is not None:
+        url = recipe.source.format(version=version)
+        return Step("source", f"Fetch {tool.id}'s source", f"the package index has no source for {tool.id}; "
+                    f"taken from {url} (reused if an earlier build left it in {paths.build / 'src'})",
+                    pip(python, "download", *PIP_NETWORK, "--no-deps", "--dest", str(paths.build / "sdist"), url))
+    return Step("source", f"Fetch {tool.id} {version}'s source distribution",
+                f"unpacked into {paths.build / 'src'}; an interrupted build resumes there with the objects it "
+                "already compiled",
+                pip(python, "download", *PIP_NETWORK, "--no-deps", "--no-binary", ":all:", "--dest",
+                    str(paths.build / "sdist"), requirement(tool, version)))
+
+
+def _name_of(requirement_text: str) -> str:
+    from packaging.requirements import Requirement
+
+    return Requirement(requirement_text).name
+
+
+def not_protected(requirements: Sequence[str]) -> list[str]:
+    """Requirements whose distribution is not one of the pinned torch family."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    kept = []
+    for text in requirements:
+        try:
+            name = Requirement(text).name
+        except InvalidRequirement:
+            continue
+        if not is_protected(name):
+            kept.append(text)
+    return kept

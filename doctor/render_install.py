@@ -1,0 +1,113 @@
+"""Rendering for `install`, `smoke` and `wheels`: the plan, live progress, and outcomes. No decisions here."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Iterable
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from rich import box
+
+from .plan import Plan, Route, Step
+
+ROUTE_STYLE = {Route.WHEELHOUSE: "green", Route.INDEX: "green", Route.BUILD: "cyan", Route.IMPOSSIBLE: "red"}
+
+
+def command_line(step: Step) -> str:
+    return " ".join(shlex.quote(a) if not a.startswith("<") else a for a in step.argv)
+
+
+def render_plan(plan: Plan, out: Console) -> None:
+    head = Text(f"Plan for {plan.tool}" + (f" {plan.version}" if plan.version else "") + ": ", style="bold")
+    head.append(plan.route.value, style=ROUTE_STYLE[plan.route])
+    out.print(head)
+    out.print(Text(f"  why: {plan.why}"))
+    if plan.route is Route.IMPOSSIBLE:
+        if plan.alternative:
+            out.print(Text(f"  instead: {plan.alternative}"))
+        for note in plan.notes:
+            out.print(Text(f"  {note}"))
+        return
+    if plan.key is not None:
+        out.print(Text(f"  build key {plan.key_id}: " + ", ".join(f"{k}={v}" for k, v in plan.key.items()
+                                                                  if k != "flags")))
+    for number, step in enumerate(plan.steps, 1):
+        out.print(Text(f"\n{number}. {step.title}", style="bold"))
+        out.print(Text(f"   why: {step.why}"))
+        for line in step.detail:
+            out.print(Text(f"   {line}"))
+        for var in step.env:
+            out.print(Text(f"   env {var.name}={var.value}"))
+            out.print(Text(f"       ({var.why})", style="dim"))
+        if step.argv:
+            out.print(Text(f"   $ {command_line(step)}"))
+    if plan.runtime_env:
+        out.print(Text("\nAt run time the tool also needs:", style="bold"))
+        for var in plan.runtime_env:
+            out.print(Text(f"   {var.name}={var.value}  ({var.why})"))
+
+
+class ConsoleReporter:
+    """Step headings, info lines, and a progress bar driven by the compiler's [n/N] lines."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self._progress: Progress | None = None
+        self._task = None
+
+    def step(self, number: int, total: int, step: Step) -> None:
+        self._stop_progress()
+        self.out.print(Text(f"[{number}/{total}] {step.title}", style="bold"))
+
+    def info(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(Text(f"      {text}"))
+        else:
+            self.out.print(Text(f"      {text}"))
+
+    def progress(self, done: int, total: int) -> None:
+        """total 0: the build gives no total (no ninja), so the bar counts compiler runs."""
+        if self._progress is None:
+            self._progress = Progress(TextColumn("      compiling"), BarColumn(), TaskProgressColumn(),
+                                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                      console=self.out, transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task("build", total=total or None)
+        self._progress.update(self._task, completed=done, total=total or None)
+
+    def close(self) -> None:
+        self._stop_progress()
+
+    def _stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def render_smoke(result, out: Console) -> None:
+    verdict = Text("passed", style="green") if result.passed else Text("FAILED", style="red")
+    out.print(Text(f"smoke test for {result.tool} on {result.device}: ") + verdict)
+    for check in result.checks:
+        mark = Text("  ok   ", style="green") if check.ok else Text("  FAIL ", style="red")
+        out.print(mark + Text(f"{check.name}" + (f": {check.detail}" if check.detail else "")))
+    if not result.passed:
+        out.print(Text(f"  failed at {result.failed}" + (f" (kernel {result.kernel})" if result.kernel else "")
+                       + f": {result.error}"))
+        if result.cause:
+            out.print(Text(f"  likely cause: {result.cause}"))
+
+
+def render_wheels(wheels: Iterable, out: Console) -> None:
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("wheel", "sha256", "via", "key", "smoke"):
+        table.add_column(column)
+    for wheel in wheels:
+        smoke = (wheel.provenance.get("smoke") or {})
+        smoke_text = ("" if not smoke else ("passed" if smoke.get("passed") else "failed")
+                      + (f" {smoke.get('date', '')[:10]}" if smoke.get("date") else ""))
+        table.add_row(Text(wheel.filename), Text(wheel.sha256[:12]), Text(str(wheel.provenance.get("via", ""))),
+                      Text(wheel.key_id or "-"), Text(smoke_text))
+    out.print(table)
