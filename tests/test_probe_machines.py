@@ -257,3 +257,17 @@ def test_a_hanging_nvidia_smi_on_this_host(tmp_path, monkeypatch):
     assert time.monotonic() - started < 4.0
     assert run_status(m, "nvidia-smi") == "timeout"
     assert m.gpus is None and "did not answer" in m.unknown["gpus"]
+
+
+def test_an_emulated_aarch64_userland_does_not_take_the_hosts_cpu():
+    """Under qemu-user an arm64 chroot reads the x86 host's /proc/cpuinfo (seen in testbed/arm64.sh)."""
+    from aidoctor.doctor.facts import Cpu
+    from aidoctor.doctor.probes import derive
+
+    unknown: dict[str, str] = {}
+    facts = derive({"os": "linux", "arch": "aarch64",
+                    "cpu": Cpu(model="AMD EPYC 7B13", features=("avx", "avx2", "fma"), cores=2)}, unknown)
+    assert "cpu" not in facts and "qemu-user" in unknown["cpu"]
+    native = derive({"os": "linux", "arch": "aarch64", "cpu": Cpu(model="Neoverse-V2", features=("asimd", "neon", "sve"),
+                                                                 cores=72)}, {})
+    assert native["cpu"].model == "Neoverse-V2"

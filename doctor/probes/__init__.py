@@ -110,6 +110,20 @@ def collect(system: System, options: Options) -> Machine:
     return Machine(**facts, unknown=unknown, probes=tuple(runs), identifiers=identifiers or None)
 
 
+_X86_ONLY = frozenset({"avx", "avx2", "fma", "f16c", "avx512f"})
+_ARM_ONLY = frozenset({"asimd", "neon", "sve", "sve2"})
+
+
+def _cpu_feature_arch(cpu) -> str | None:
+    """The architecture the CPU's feature flags belong to, when they say."""
+    features = set(getattr(cpu, "features", None) or ())
+    if features & _X86_ONLY:
+        return "x86_64"
+    if features & _ARM_ONLY:
+        return "aarch64"
+    return None
+
+
 def derive(facts: dict, unknown: dict[str, str]) -> dict:
     """Facts that follow from other facts."""
     facts = dict(facts)
@@ -133,6 +147,12 @@ def derive(facts: dict, unknown: dict[str, str]) -> dict:
         facts["gpus"] = tuple(replace(g, memory_gb=g.memory_gb or facts.get("memory_gb")) for g in gpus)
     elif facts.get("os") == "linux" and gpus is not None and facts.get("unified_memory") is None:
         facts["unified_memory"] = False
+    cpu_arch = _cpu_feature_arch(facts.get("cpu"))
+    if facts.get("os") == "linux" and cpu_arch is not None and facts.get("arch") not in (None, cpu_arch):
+        # qemu-user passes the host's /proc/cpuinfo through: an emulated aarch64 userland sees an x86 CPU.
+        del facts["cpu"]
+        unknown["cpu"] = (f"/proc/cpuinfo describes an {cpu_arch} CPU but this system runs {facts['arch']}: "
+                          "an emulated userland (qemu-user), whose CPU features are the emulator's")
     if facts.get("os") == "darwin" and facts.get("apple") is not None:
         chip = facts["apple"]
         translated = facts.get("python_translated")
