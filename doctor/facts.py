@@ -222,8 +222,8 @@ class Machine:
 
 _FACT_KEYS = {
     "os", "arch", "distro", "kernel", "glibc", "macos", "python", "python_translated", "memory_gb",
-    "memory_available_gb", "unified_memory", "cpu", "gpus", "nvidia_driver", "cuda_driver", "cuda_toolkit", "jetson", "apple",
-    "packages", "torch_build",
+    "memory_available_gb", "unified_memory", "cpu", "gpus", "nvidia_driver", "cuda_driver", "cuda_toolkit",
+    "jetson", "apple", "packages", "torch_build",
 }
 
 

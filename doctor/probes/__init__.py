@@ -26,7 +26,7 @@ ProbeFn = Callable[[System, float], Partial]
 
 # The facts each probe owns: they become unknown, with its reason, if it fails.
 OWNED = {
-    "linux": ("distro", "memory_gb", "cpu"),
+    "linux": ("distro", "memory_gb", "memory_available_gb", "cpu"),
     "nvidia-smi": ("gpus", "nvidia_driver", "cuda_driver"),
     "nvcc": ("cuda_toolkit", "cuda_home"),
     "jetson": ("jetson",),
