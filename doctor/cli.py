@@ -173,7 +173,7 @@ def install(
 ) -> None:
     """Get a working wheel for this machine, keep it in the wheelhouse, install it without touching torch, and prove it."""
     from .install import execute, prepare
-    from .plan import InstallRequest
+    from .plan import InstallRequest, Route
     from .render import console, print_json
     from .render_install import ConsoleReporter, render_plan, render_smoke
 
@@ -188,6 +188,8 @@ def install(
             print_json(prepared.plan.to_json())
         else:
             render_plan(prepared.plan, out)
+        if prepared.plan.route is Route.IMPOSSIBLE:
+            raise typer.Exit(EXIT_BAD_INPUT)  # as the install itself would
         return
     plan = prepared.plan
     out.print(f"Installing {plan.tool} {plan.version or ''} by {plan.route.value}: {plan.why}",

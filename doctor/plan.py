@@ -165,7 +165,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
                     alternative=tool.install)
     if verdict.status is Status.UNSUPPORTED:
         return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=tool.alternative,
-                    notes=tuple(f"fix: {f}" for f in verdict.fixes))
+                    notes=tuple(f"fix: {f}" for f in verdict.fixes if not f.startswith("alternative:")))
     build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
     version = request.version or (available.version if available and available.kind != "unknown" else None)
     pins = tuple(state.pins())

@@ -198,6 +198,8 @@ def test_a_tool_that_cannot_work_here(aidoctor, target, tmp_path):
     result = aidoctor("install", "xformers", "--python", str(target), "--wheelhouse", str(tmp_path / "wh"))
     assert result.returncode == 2
     assert "xformers cannot be installed here" in result.stderr and "instead:" in result.stderr
+    plan = aidoctor("install", "xformers", "--python", str(target), "--wheelhouse", str(tmp_path / "wh"), "--dry-run")
+    assert plan.returncode == 2 and "impossible" in plan.stdout and "instead:" in plan.stdout
 
 
 def test_a_wheelhouse_that_is_not_writable(aidoctor, target):
