@@ -88,8 +88,7 @@ def prepare_source(system: Streamer, step: Step, build_dir: Path, log, timeout: 
 
 
 def _one_archive(directory: Path) -> Path:
-    archives = sorted(p for p in directory.iterdir() if p.suffix in (".gz", ".zip", ".whl", ".bz2") or
-                      p.name.endswith(".tar.gz"))
+    archives = sorted(p for p in directory.iterdir() if p.name.endswith((".tar.gz", ".tar.bz2", ".zip")))
     if len(archives) != 1:
         raise BuildFailed(f"expected one source archive in {directory}, found {len(archives)}")
     return archives[0]

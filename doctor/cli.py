@@ -227,7 +227,7 @@ def smoke_command(
         raise AidoctorError(f"{chosen.id} has no smoke test yet")
     target = python or default_python(os.environ)
     state = envstate.capture(LiveSystem(), target)
-    result = run_smoke(LiveSystem(), target, chosen.recipe.smoke.removesuffix(".py"), timeout=timeout)
+    result = run_smoke(LiveSystem(), target, chosen.recipe.smoke, timeout=timeout)
     SmokeStore().save(state.prefix, result)
     if json_out:
         print_json(result.to_json())

@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlparse
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..wheels.store import StoredWheel, Wheelhouse, default_root
+from ..wheels.store import StoredWheel, Wheelhouse, default_root, file_sha256
 from . import envstate
-from .build import BuildFailed, Log, compile_wheel, prepare_source
+from .build import Log, compile_wheel, prepare_source
 from .check import CheckRequest, default_python, probe_machine, select_tools
 from .envstate import EnvState
 from .errors import AidoctorError, BadInput
@@ -185,6 +185,10 @@ class _Run:
         self.smoke_result: SmokeResult | None = None
         self.allow_change = prepared.request.allow_torch_change
         self.present = prepared.state  # what is installed now: `before` plus any build requirements
+        self.source: Path | None = None  # the source archive a build step compiled
+        self.built: tuple[Path, float, tuple[str, ...]] | None = None  # wheel, seconds, attempts
+        self.built_target = ""  # the built wheel's path in the wheelhouse, for the resolve step
+        self.installed_wheels: list[StoredWheel] = []
 
     # -- helpers --
 
@@ -250,16 +254,17 @@ class _Run:
         self.built = (wheel, time.monotonic() - started, attempts)
 
     def do_store(self, step: Step) -> None:
-        if getattr(self, "built", None) is not None and self.tool_wheel is None:
+        if self.built is not None and self.tool_wheel is None:
             self._store_built()
         else:
             self._store_fetched()
 
     def _store_built(self) -> None:
+        assert self.built is not None and self.source is not None
         wheel, seconds, attempts = self.built
         provenance = {
             "tool": self.plan.tool, "tool_version": self.plan.version, "via": "source build",
-            "source": self.source.name, "source_sha256": _sha256(self.source),
+            "source": self.source.name, "source_sha256": file_sha256(self.source),
             "build_flags": {e.name: e.value for e in self.plan.build_env},
             "build_seconds": round(seconds, 1), "build_attempts": list(attempts),
         }
@@ -415,6 +420,7 @@ class _Run:
         paths = [str(self.wheelhouse.checked_path(w)) for w in wheels]  # a tampered wheel stops the install here
         self.touched = True
         self.pip(list(step.argv[:-1]) + paths, "installing")
+        self.installed_wheels = wheels
         self.installed = [f"{w.project} {w.version}" for w in wheels]
 
     def do_verify(self, step: Step) -> None:
@@ -429,12 +435,12 @@ class _Run:
         recipe = self.prepared.tool.recipe
         assert recipe is not None and recipe.smoke is not None
         env = {**os.environ, **{e.name: e.value for e in step.env}}
-        result = run_smoke(self.system, self.prepared.python, recipe.smoke.removesuffix(".py"), env=env, timeout=recipe.smoke_timeout)
+        result = run_smoke(self.system, self.prepared.python, recipe.smoke, env=env, timeout=recipe.smoke_timeout)
         self.smoke_result = result
         SmokeStore().save(self.before.prefix, result)
         if self.tool_wheel is None:
-            self.tool_wheel = next((w for w in self._wheels_to_install() if w.project == canonical_name(
-                self.prepared.tool.dist)), None)
+            self.tool_wheel = next((w for w in self.installed_wheels
+                                    if w.project == self.prepared.tool.dist_name), None)
         if self.tool_wheel is not None:
             with self.wheelhouse.lock():
                 self.wheelhouse.record_smoke(self.tool_wheel, result.to_json())
@@ -462,21 +468,3 @@ class _Run:
         if added or changed:
             return f"still different: {', '.join(added + changed)}"
         return None
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def wheelhouse_for(path: Path | None) -> Wheelhouse:
-    return Wheelhouse(path or default_root())
-
-
-__all__ = ["InstallFailed", "Outcome", "Prepared", "Reporter", "TorchChangeNeeded", "execute", "prepare",
-           "wheelhouse_for", "BuildFailed"]

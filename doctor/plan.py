@@ -15,6 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
 from ..wheels.store import key_id_for as key_id
 from .envstate import EnvState, is_protected
 from .facts import Machine
@@ -243,8 +247,6 @@ def _wheelhouse_hit(stored: Sequence[Stored], version: str | None, wants_build: 
 
 
 def _sortable(version: str):
-    from packaging.version import InvalidVersion, Version
-
     try:
         return (1, Version(version))
     except InvalidVersion:
@@ -339,8 +341,6 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
 
 def _is_built(filename: str) -> bool:
     """Wheels built here carry their build key as the wheel's build tag (wheels.store)."""
-    from packaging.utils import parse_wheel_filename
-
     return bool(parse_wheel_filename(filename)[2])
 
 
@@ -369,15 +369,11 @@ def _source_step(python: str, tool: Tool, recipe: Recipe, paths: Paths, version:
 
 
 def _name_of(requirement_text: str) -> str:
-    from packaging.requirements import Requirement
-
     return Requirement(requirement_text).name
 
 
 def not_protected(requirements: Sequence[str]) -> list[str]:
     """Requirements whose distribution is not one of the pinned torch family."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     kept = []
     for text in requirements:
         try:

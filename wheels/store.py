@@ -256,7 +256,7 @@ class Wheelhouse:
     def checked_path(self, stored: StoredWheel) -> Path:
         """The wheel's path, once its bytes are proven to be the ones stored: call it right before installing."""
         try:
-            actual = _file_sha256(stored.path)
+            actual = file_sha256(stored.path)
         except OSError as exc:
             raise WheelhouseError(f"wheel {stored.path} cannot be read ({exc.strerror}); "
                                   f"run `aidoctor wheels verify`, then rebuild or download it again")
@@ -290,7 +290,7 @@ class Wheelhouse:
         size = wheel.stat().st_size
         if size != sidecar["size"]:
             return f"size is {size} bytes, {sidecar['size']} when stored"
-        actual = _file_sha256(wheel)
+        actual = file_sha256(wheel)
         if actual != sidecar["sha256"]:
             return f"sha256 is {actual}, {sidecar['sha256']} when stored"
         return None
@@ -334,7 +334,7 @@ class Wheelhouse:
         text = _sidecar_text(sidecar)  # before the wheel moves: provenance that is not JSON must not leave it bare
         existing = self._stored_or_none(filename)
         if existing is not None and existing.sha256 == sidecar["sha256"]:
-            if not (target.exists() and _file_sha256(target) == existing.sha256):
+            if not (target.exists() and file_sha256(target) == existing.sha256):
                 os.replace(temp, target)  # the stored copy was damaged or lost: the same bytes restore it
             return existing
         if existing is not None and not replace:
@@ -502,7 +502,8 @@ def _page(title: str, lines: list[str]) -> str:
     return "\n".join(["<!DOCTYPE html>", f"<html><head>{head}</head><body>", *lines, "</body></html>", ""])
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read in chunks (wheels can be hundreds of MB)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
