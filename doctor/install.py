@@ -445,9 +445,8 @@ class _Run:
             with self.wheelhouse.lock():
                 self.wheelhouse.record_smoke(self.tool_wheel, result.to_json())
         if not result.passed:
-            raise InstallFailed(f"the {self.plan.tool} smoke test failed at {result.failed}"
-                                + (f" (kernel {result.kernel})" if result.kernel else "")
-                                + f": {result.error}" + (f"; likely cause: {result.cause}" if result.cause else ""))
+            raise InstallFailed(f"the {self.plan.tool} smoke test {result.failure()}"
+                                + (f"; likely cause: {result.cause}" if result.cause else ""))
 
     # -- rollback --
 

@@ -94,8 +94,7 @@ def render_smoke(result, out: Console) -> None:
         mark = Text("  ok   ", style="green") if check.ok else Text("  FAIL ", style="red")
         out.print(mark + Text(f"{check.name}" + (f": {check.detail}" if check.detail else "")))
     if not result.passed:
-        out.print(Text(f"  failed at {result.failed}" + (f" (kernel {result.kernel})" if result.kernel else "")
-                       + f": {result.error}"))
+        out.print(Text(f"  {result.failure()}"))
         if result.cause:
             out.print(Text(f"  likely cause: {result.cause}"))
 

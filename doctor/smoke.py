@@ -72,6 +72,12 @@ class SmokeResult:
     versions: Mapping[str, str | None] = field(default_factory=dict)
     tail: str = ""  # the end of the script's other output and the failing check's traceback
 
+    def failure(self) -> str:
+        """Where and how it failed, in one line: "failed at <check> (kernel <k>): <error>"."""
+        where = f" at {self.failed}" if self.failed else ""
+        kernel = f" (kernel {self.kernel})" if self.kernel else ""
+        return f"failed{where}{kernel}: {self.error}"
+
     def to_json(self) -> dict[str, Any]:
         return {"tool": self.tool, "passed": self.passed, "device": self.device,
                 "checks": [c.to_json() for c in self.checks], "failed": self.failed, "kernel": self.kernel,

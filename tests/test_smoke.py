@@ -430,3 +430,13 @@ def test_a_killed_run_names_the_check_it_was_in(smoke_venv, tmp_path):
     assert (result.passed, result.failed) == (False, "AdamW trains a tiny transformer")
     assert result.error == "killed by SIGKILL"
     assert [c.name for c in result.checks] == ["device", "matmul vs float64"]
+
+
+def test_the_failure_line_names_the_check_and_kernel_only_when_known():
+    at_kernel = SmokeResult(tool="bitsandbytes", passed=False, device="cuda", failed="quantize_4bit round trip",
+                            kernel="quantize_4bit", error="RuntimeError: named symbol not found")
+    assert at_kernel.failure() == ("failed at quantize_4bit round trip (kernel quantize_4bit): "
+                                   "RuntimeError: named symbol not found")
+    before_any_check = SmokeResult(tool="peft", passed=False, device=None,
+                                   error="ModuleNotFoundError: No module named 'peft'")
+    assert before_any_check.failure() == "failed: ModuleNotFoundError: No module named 'peft'"
