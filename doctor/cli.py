@@ -92,6 +92,30 @@ def check(
 
 @app.command()
 @_guarded
+def report(
+    output: str = typer.Option("-", "--output", "-o", metavar="FILE",
+                               help="Where to write the JSON report; '-' (the default) is stdout."),
+    label: Optional[str] = typer.Option(None, "--label", metavar="NAME",
+                                        help="What to call this machine in a fleet matrix. Default: none (a hash names it)."),
+    python: Optional[str] = PythonOpt,
+    deep: bool = typer.Option(False, "--deep", help="Also import torch in the target Python and launch one tiny kernel."),
+    offline: bool = OfflineOpt,
+    include_identifiers: bool = typer.Option(False, "--include-identifiers",
+                                             help="Keep host name, serials and paths; the host name becomes the label."),
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Write this machine's report for `aidoctor matrix`: the check, smoke results, a label or hash, no identifiers."""
+    from .check import CheckRequest
+    from .report import check_label, make_report, write_report
+
+    check_label(label)  # before the probes run: a bad label should not cost a check
+    request = CheckRequest(python=python, offline=offline, deep=deep, include_identifiers=include_identifiers,
+                           timeout=timeout)
+    write_report(make_report(request, label), output)
+
+
+@app.command()
+@_guarded
 def explain(
     tool: str = typer.Argument(..., metavar="TOOL", help="A tool id, e.g. flash-attn."),
     python: Optional[str] = PythonOpt,
@@ -142,6 +166,79 @@ def compare(
         print_json({"profiles": {p.name: [v.to_json() for v in verdicts] for p, verdicts in columns}})
     else:
         render_compare(columns, console())
+
+
+MATRIX_FORMATS = ("terminal", "markdown", "html", "csv", "json")
+
+
+@app.command()
+@_guarded
+def matrix(
+    reports: List[Path] = typer.Argument(None, metavar="REPORTS...",
+                                         help="Report files, or folders of them (every *.json inside)."),
+    output_format: str = typer.Option("terminal", "--format", "-f", metavar="FORMAT",
+                                      help="terminal, markdown, html (one self-contained page), csv or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE, not stdout."),
+    profile: Optional[List[str]] = typer.Option(None, "--profile", metavar="NAME",
+                                                help="Add a built-in profile as a column (repeatable), e.g. dgx-spark."),
+    reasons: bool = typer.Option(False, "--reasons", help="Terminal: list the reason and fix behind every cell that is not ok."),
+    offline: bool = OfflineOpt,
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Merge reports from many machines into one tools-by-machines matrix, with the drift between machines of a kind.
+
+    Exit 0 when every file merged, 1 when some were rejected (each named on stderr with
+    its reason; the rest merged), 2 when nothing could be merged.
+    """
+    from . import __version__
+    from .matrix import build_matrix, load_inputs, profile_members
+
+    if output_format not in MATRIX_FORMATS:
+        raise AidoctorError(f"--format {output_format!r}: pick one of {', '.join(MATRIX_FORMATS)}")
+    if not reports and not profile:
+        raise AidoctorError("give report files or folders (from `aidoctor report` or `aidoctor fleet collect`), "
+                            "or --profile NAME")
+    inputs = load_inputs(reports or [])
+    for rejected in inputs.rejected:
+        typer.echo(f"aidoctor: rejected {rejected.source}: {rejected.reason}", err=True)
+    merged = build_matrix(inputs, profile_members(profile or (), offline, timeout), generated_by=__version__)
+    if not merged.columns and not merged.failures:
+        raise AidoctorError(f"no report could be merged ({len(inputs.rejected)} rejected)")
+    _write_matrix(merged, output_format, output, reasons)
+    raise typer.Exit(1 if inputs.rejected else 0)
+
+
+def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: bool) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from . import render_matrix
+    from .render import console
+
+    if output_format == "terminal":
+        if output is None:
+            render_matrix.render_terminal(merged, console(), reasons)
+            return
+        buffer = io.StringIO()
+        render_matrix.render_terminal(merged, Console(file=buffer, width=200, color_system=None), reasons)
+        text = buffer.getvalue()
+    elif output_format == "json":
+        text = json.dumps(merged.to_json(), indent=2) + "\n"
+    elif output_format == "html":
+        from .render_html import render_html
+
+        text = render_html(merged)
+    else:
+        text = (render_matrix.render_markdown if output_format == "markdown" else render_matrix.render_csv)(merged)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from .report import write_atomically
+
+        write_atomically(output, text)
+        typer.echo(f"wrote {output_format} matrix of {merged.machines} machine(s) to {output}", err=True)
 
 
 WheelhouseOpt = typer.Option(None, "--wheelhouse", metavar="DIR",

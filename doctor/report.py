@@ -1,0 +1,93 @@
+"""`aidoctor report`: one machine's check report, ready to travel to a fleet matrix.
+
+It is the `aidoctor check --json` object (smoke results included) plus three
+keys: `label` (what the user calls the machine, or null), `machine_id` (a
+salted hash, so two reports of one machine can be told apart without naming
+it) and `created_at`. Host names, serials and paths stay out unless asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .check import CheckRequest, run_check
+from .errors import BadInput
+
+MAX_LABEL_CHARS = 200
+# /etc/machine-id is unique per install (machine-id(5)); dbus keeps a copy on systems without systemd.
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def parse_machine_id(text: str | None) -> str | None:
+    """The 32-hex-digit id of machine-id(5), or None for an empty or uninitialized file."""
+    value = (text or "").strip()
+    if len(value) == 32 and all(c in "0123456789abcdef" for c in value.lower()):
+        return value.lower()
+    return None
+
+
+def machine_hash(raw_id: str) -> str:
+    # Salted so the hash cannot be matched against the raw id that other tools report.
+    return hashlib.sha256(b"aidoctor machine\0" + raw_id.encode()).hexdigest()[:16]
+
+
+def local_machine_id() -> str:
+    for path in MACHINE_ID_FILES:
+        try:
+            raw = parse_machine_id(Path(path).read_text(encoding="ascii", errors="replace"))
+        except OSError:
+            continue
+        if raw:
+            return machine_hash(raw)
+    return machine_hash("host:" + socket.gethostname())  # macOS, containers: the host name is what there is
+
+
+def check_label(label: str | None) -> str | None:
+    if label is None:
+        return None
+    if not label.strip() or len(label) > MAX_LABEL_CHARS:
+        raise BadInput(f"--label must be 1 to {MAX_LABEL_CHARS} characters")
+    return label
+
+
+def make_report(request: CheckRequest, label: str | None = None) -> dict:
+    report = run_check(request).to_json()
+    if label is None and request.include_identifiers:
+        label = socket.gethostname()
+    report["label"] = check_label(label)
+    report["machine_id"] = local_machine_id()
+    report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return report
+
+
+def write_report(report: dict, destination: str) -> None:
+    """Write to a file atomically (a killed run leaves the old file or none), or to stdout for "-"."""
+    text = json.dumps(report, indent=2) + "\n"
+    if destination == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(destination)
+    write_atomically(path, text)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a report that is meant to be shared
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
