@@ -241,6 +241,69 @@ def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: b
         typer.echo(f"wrote {output_format} matrix of {merged.machines} machine(s) to {output}", err=True)
 
 
+fleet_app = typer.Typer(help="Reports from many machines: collect them over SSH and Docker, then `aidoctor matrix`.",
+                        no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(fleet_app, name="fleet")
+
+
+@fleet_app.command("collect")
+@_guarded
+def fleet_collect(
+    hosts_file: Optional[Path] = typer.Option(None, "--hosts", metavar="FILE",
+                                              help="SSH hosts, one `[user@]host[:port] [label]` per line; # comments."),
+    host: Optional[List[str]] = typer.Option(None, "--host", metavar="[USER@]HOST[:PORT]", help="An SSH host (repeatable)."),
+    image: Optional[List[str]] = typer.Option(None, "--image", metavar="IMAGE",
+                                              help="Check inside a new container of IMAGE (repeatable); DOCKER_HOST picks the engine."),
+    container: Optional[List[str]] = typer.Option(None, "--container", metavar="NAME",
+                                                  help="Check inside this running container (repeatable)."),
+    output: Path = typer.Option(Path("aidoctor-reports"), "--output", "-o", metavar="DIR",
+                                help="Folder for one file per machine: its report or why there is none."),
+    remote_command: Optional[str] = typer.Option(
+        None, "--remote-command", metavar="CMD",
+        help="Run this instead of sending aidoctor along, e.g. 'uvx aidoctor report' or '~/bin/aidoctor report'. "
+             "It must print a report on stdout."),
+    remote_python: str = typer.Option("python3", "--remote-python", metavar="PATH",
+                                      help="Python (>= 3.10) that runs the aidoctor sent along; give a venv's python to "
+                                           "check that environment."),
+    ssh_config: Optional[Path] = typer.Option(None, "--ssh-config", metavar="FILE", help="Passed to ssh as -F FILE."),
+    ssh_option: Optional[List[str]] = typer.Option(None, "--ssh-option", metavar="OPTION",
+                                                   help="Passed to ssh as -o OPTION (repeatable)."),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", min=1, max=300, metavar="SECONDS",
+                                          help="Give up on a host that does not answer within this."),
+    host_timeout: float = typer.Option(300.0, "--host-timeout", min=1, max=3600, metavar="SECONDS",
+                                       help="The whole budget of one host: connect, check and transfer."),
+    jobs: int = typer.Option(16, "--jobs", "-j", min=1, max=256, help="Hosts checked at the same time."),
+    platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH",
+                                           help="Docker images: the platform to run, e.g. linux/arm64."),
+    gpus: bool = typer.Option(False, "--gpus", help="Docker images: give the container every GPU (like docker run --gpus all)."),
+    offline: bool = typer.Option(False, "--offline", help="The checks do not contact the package index."),
+) -> None:
+    """Run `aidoctor report` on many machines at once and keep one file per machine in a folder.
+
+    Exit 0 when every machine gave a report, 1 when some did not (each has a file saying why), 2 on bad input.
+    """
+    from .fleet import CollectOptions, collect, docker_targets, parse_destination, read_hosts_file
+    from .render import console
+    from .render_matrix import CollectProgress
+
+    targets = read_hosts_file(hosts_file) if hosts_file else []
+    targets += [parse_destination(h, "--host") for h in host or ()]
+    targets += docker_targets(image or (), container or ())
+    if not targets:
+        raise AidoctorError("nothing to collect from: give --hosts FILE, --host, --image or --container")
+    options = CollectOptions(remote_command=remote_command, remote_python=remote_python,
+                             report_args=("--offline",) if offline else (), ssh_config=ssh_config,
+                             ssh_options=tuple(ssh_option or ()), connect_timeout=connect_timeout,
+                             host_timeout=host_timeout, jobs=jobs, docker_platform=platform, docker_gpus=gpus)
+    progress = CollectProgress(console(stderr=True), len(targets))
+    try:
+        outcomes = collect(targets, output, options, progress)
+    finally:
+        progress.close()
+    typer.echo(f"reports in {output}/; next: aidoctor matrix {output}", err=True)
+    raise typer.Exit(1 if any(o.failure for o in outcomes) else 0)
+
+
 WheelhouseOpt = typer.Option(None, "--wheelhouse", metavar="DIR",
                              help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else the "
                                   "user cache (~/.cache/aidoctor/wheelhouse).")

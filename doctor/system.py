@@ -48,6 +48,19 @@ class CommandResult:
         return f"{self.argv[0]} exited with {self.returncode}{tail}"
 
 
+@dataclass(frozen=True)
+class Captured:
+    """A command's raw stdout, capped, and its stderr tail."""
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    stdout: bytes = b""
+    stderr: str = ""
+    timed_out: bool = False
+    overflow: bool = False  # stdout went past the cap and the command was killed
+    error: str | None = None  # it could not be started
+
+
 class System(Protocol):
     def run(self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None,
             cwd: str | None = None) -> CommandResult: ...
@@ -130,6 +143,61 @@ class LiveSystem:
             return CommandResult(argv, None, "".join(tail), timed_out=True,
                                  error=f"{argv[0]} did not finish within {timeout:g} s")
         return CommandResult(argv, returncode, "".join(tail))
+
+    def capture(self, argv: Sequence[str], timeout: float, max_bytes: int, stdin: bytes = b"") -> Captured:
+        """Run a command whose output is untrusted (an ssh to another machine): feed it `stdin`, keep at most
+        `max_bytes` of stdout and the last 64 KiB of stderr, and kill its group at the deadline or the cap."""
+        argv = tuple(argv)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+        except OSError as exc:
+            return Captured(argv, None, error=f"{argv[0]}: {exc.strerror or exc}")
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        stdout = bytearray()
+        stderr: collections.deque[bytes] = collections.deque()
+        overflow = threading.Event()
+
+        def feed() -> None:
+            try:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except OSError:  # the remote end quit early; its exit status says why
+                pass
+
+        def read_stdout() -> None:
+            while chunk := proc.stdout.read1(1 << 16):
+                stdout.extend(chunk)
+                if len(stdout) > max_bytes:
+                    overflow.set()
+                    _kill_group(proc)
+                    return
+
+        def read_stderr() -> None:
+            kept = 0
+            while chunk := proc.stderr.read1(1 << 14):
+                stderr.append(chunk)
+                kept += len(chunk)
+                while kept > 1 << 16 and len(stderr) > 1:
+                    kept -= len(stderr.popleft())
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (feed, read_stdout, read_stderr)]
+        for thread in threads:
+            thread.start()
+        try:
+            returncode: int | None = proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            returncode, timed_out = None, True
+            proc.wait()
+        finally:
+            if proc.poll() is None:  # Ctrl-C while waiting
+                _kill_group(proc)
+        for thread in threads:
+            thread.join(timeout=2)  # a grandchild holding the pipes must not hold us
+        return Captured(argv, returncode, bytes(stdout[:max_bytes + 1]), b"".join(stderr).decode("utf-8", "replace"),
+                        timed_out=timed_out, overflow=overflow.is_set())
 
     def read_text(self, path: str) -> str | None:
         try:

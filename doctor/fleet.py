@@ -1,0 +1,380 @@
+"""`aidoctor fleet collect`: run `aidoctor report` on many machines at once and keep one file per machine.
+
+Targets are SSH hosts (the system's OpenSSH client, never a password
+prompt) and Docker images or running containers (the `docker` package, on
+the local engine or the one DOCKER_HOST names). By default the machine needs
+only python3 >= 3.10: aidoctor travels as a zip (`zipapp.build`), on ssh's
+stdin or into the container. `--remote-command` runs an installed aidoctor
+instead.
+
+Every target gets a file in the output folder: its report, or a
+`aidoctor.collect-failure/1` record saying why there is none (unreachable,
+timeout, garbage, failed). One target's failure never stops the others.
+The argv and records are built by pure functions (`ssh_argv`,
+`remote_shell_command`, `classify`); `collect` runs them, bounded in
+concurrency and in time per target.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from .errors import BadInput
+from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, _Reject, parse_report
+from .report import MAX_LABEL_CHARS, write_atomically
+from .system import Captured, LiveSystem
+
+# ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
+# answers the same for an engine or a container it cannot reach.
+UNREACHABLE = 255
+CONTAINER_PYZ_DIR = "/tmp"
+
+
+@dataclass(frozen=True)
+class Target:
+    via: str  # "ssh", "docker-image" or "docker-container"
+    address: str  # ssh destination (user@host or an ssh_config alias), image reference, or container name
+    label: str | None = None
+    port: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.address + (f":{self.port}" if self.port else "")
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    remote_command: str | None = None  # None: send aidoctor's zip and run it with remote_python
+    remote_python: str = "python3"
+    report_args: tuple[str, ...] = ()  # appended to the zip's `report -o -`, e.g. --offline
+    ssh_config: Path | None = None
+    ssh_options: tuple[str, ...] = ()
+    connect_timeout: float = 10.0
+    host_timeout: float = 300.0
+    jobs: int = 16
+    docker_platform: str | None = None
+    docker_gpus: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target: Target
+    path: Path
+    seconds: float
+    failure: Failure | None = None  # None: a report was saved
+
+
+# -- hosts files -----------------------------------------------------------------------------------------------
+
+_HOST_PORT = re.compile(r"^(?P<host>\[[^\]]+\]|[^:\s\[\]]+)(?::(?P<port>\d+))?$")
+
+
+def parse_hosts(text: str, source: str) -> list[Target]:
+    """One host per line, `DESTINATION [LABEL]`; `#` starts a comment.
+
+    DESTINATION is what ssh takes (`host`, `user@host`, an alias from ssh_config), optionally with `:PORT`
+    (`[::1]:2222` for IPv6). The label may contain spaces.
+    """
+    targets = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        destination, _, label = line.partition(" ")
+        targets.append(parse_destination(destination, f"{source}:{number}", label.strip() or None))
+    return targets
+
+
+def parse_destination(destination: str, where: str, label: str | None = None) -> Target:
+    user, at, host_port = destination.rpartition("@")
+    match = _HOST_PORT.match(host_port)
+    if match is None or (at and not user) or destination.startswith("-"):
+        raise BadInput(f"{where}: {destination!r} is not an ssh destination ([user@]host[:port])")
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 0 < port < 65536:
+        raise BadInput(f"{where}: port {port} is out of range")
+    if label is not None and len(label) > MAX_LABEL_CHARS:
+        raise BadInput(f"{where}: the label is longer than {MAX_LABEL_CHARS} characters")
+    host = match["host"].strip("[]")
+    return Target("ssh", f"{user}{at}{host}", label, port)
+
+
+def read_hosts_file(path: Path) -> list[Target]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"hosts file {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"hosts file {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise BadInput(f"hosts file {path}: {exc.strerror or exc}") from None
+    targets = parse_hosts(text, str(path))
+    if not targets:
+        raise BadInput(f"hosts file {path}: no hosts in it (one `[user@]host[:port] [label]` per line)")
+    return targets
+
+
+# -- commands --------------------------------------------------------------------------------------------------
+
+
+def report_args(options: CollectOptions) -> list[str]:
+    return ["report", "-o", "-", *options.report_args]
+
+
+def remote_shell_command(options: CollectOptions, pyz_name: str) -> str:
+    """What the remote shell runs: the given command, or save the zip from stdin to a private temp dir and run it."""
+    if options.remote_command is not None:
+        return options.remote_command
+    run = " ".join([shlex.quote(options.remote_python), f'"$d"/{pyz_name}', *map(shlex.quote, report_args(options))])
+    return f'd=$(mktemp -d) || exit 1; trap \'rm -rf "$d"\' EXIT; cat > "$d"/{pyz_name} && {run}'
+
+
+def ssh_argv(target: Target, options: CollectOptions, remote: str) -> list[str]:
+    argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, round(options.connect_timeout))}",
+            # A host that stops answering mid-report is dropped instead of waited on until the budget ends.
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    if options.ssh_config is not None:
+        argv += ["-F", str(options.ssh_config)]
+    for option in options.ssh_options:
+        argv += ["-o", option]
+    if target.port is not None:
+        argv += ["-p", str(target.port)]
+    return argv + ["--", target.address, remote]
+
+
+# -- judging what came back ------------------------------------------------------------------------------------
+
+
+def classify(target: Target, captured: Captured, options: CollectOptions) -> tuple[dict | None, Failure | None]:
+    """The saved report (with the label stamped in) or the failure record for what one target returned."""
+    def failed(problem: str, reason: str) -> tuple[None, Failure]:
+        return None, Failure(target.name, target.address, target.via, problem, reason)
+
+    last_error = _last_line(captured.stderr)
+    if captured.error is not None:
+        return failed("unreachable" if captured.returncode == UNREACHABLE else "failed", captured.error)
+    if captured.timed_out:
+        return failed("timeout", f"no report within {options.host_timeout:g} s, the per-host budget"
+                      + (f" ({last_error})" if last_error else ""))
+    if captured.overflow:
+        return failed("garbage", f"more than {MAX_REPORT_BYTES >> 20} MiB of output; a report is far smaller")
+    if target.via == "ssh" and captured.returncode == UNREACHABLE:
+        return failed("unreachable", last_error or "ssh exited with 255 and said nothing")
+    if captured.returncode != 0:
+        return failed("failed", f"the remote command exited with {captured.returncode}"
+                      + (f": {last_error}" if last_error else ""))
+    try:
+        if not isinstance(parse_report(captured.stdout, target.name), Failure):
+            report = json.loads(captured.stdout)
+            if target.label is not None:
+                report["label"] = target.label
+            return report, None
+        reason = "a collect-failure record, not a report"
+    except _Reject as exc:
+        reason = str(exc)
+    return failed("garbage", f"not an aidoctor report: {reason}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def failure_record(failure: Failure, seconds: float) -> dict:
+    return {"schema": FAILURE_SCHEMA, "label": failure.name, "target": failure.source, "via": failure.via,
+            "problem": failure.problem, "reason": failure.reason, "seconds": round(seconds, 2),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def file_names(targets: Iterable[Target]) -> list[str]:
+    """A distinct, safe file name per target, from its label or address."""
+    names: list[str] = []
+    for target in targets:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", target.name).strip("._")[:100] or "host"
+        name, n = f"{stem}.json", 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}.json"
+        names.append(name)
+    return names
+
+
+# -- running ---------------------------------------------------------------------------------------------------
+
+
+class Reporter(Protocol):
+    def started(self, target: Target) -> None: ...
+
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+class Transport(Protocol):
+    def fetch(self, target: Target, options: CollectOptions) -> Captured: ...
+
+
+class SshTransport:
+    def __init__(self, system: LiveSystem | None = None) -> None:
+        self.system = system or LiveSystem()
+
+    def fetch(self, target: Target, options: CollectOptions) -> Captured:
+        from . import zipapp
+
+        payload = b"" if options.remote_command is not None else zipapp.build()
+        remote = remote_shell_command(options, zipapp.file_name() if payload else "")
+        return self.system.capture(ssh_argv(target, options, remote), options.host_timeout, MAX_REPORT_BYTES,
+                                   stdin=payload)
+
+
+def collect(targets: list[Target], out_dir: Path, options: CollectOptions, reporter: Reporter,
+            transports: dict[str, Transport] | None = None) -> list[Outcome]:
+    """Fetch every target's report, at most `options.jobs` at a time, and write one file per target."""
+    if options.remote_command is None:
+        from . import zipapp
+
+        zipapp.build()  # once, before the threads: each would otherwise wait on the first to build it
+    transports = transports or {"ssh": SshTransport(), "docker-image": DockerTransport(),
+                                "docker-container": DockerTransport()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in file_names(targets)]
+
+    def one(target: Target, path: Path) -> Outcome:
+        reporter.started(target)
+        start = time.monotonic()
+        try:
+            captured = transports[target.via].fetch(target, options)
+        except Exception as exc:  # an engine or library error on one target must not end the others
+            captured = Captured((target.via,), None, error=f"{type(exc).__name__}: {exc}")
+        report, failure = classify(target, captured, options)
+        seconds = time.monotonic() - start
+        data = report if failure is None else failure_record(failure, seconds)
+        write_atomically(path, json.dumps(data, indent=2) + "\n")
+        return Outcome(target, path, seconds, failure)
+
+    outcomes = []
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="collect") as pool:
+        futures = [pool.submit(one, target, path) for target, path in zip(targets, paths)]
+        for future in as_completed(futures):
+            outcome = future.result()
+            reporter.finished(outcome)
+            outcomes.append(outcome)
+    return sorted(outcomes, key=lambda o: str(o.path))
+
+
+# -- Docker ----------------------------------------------------------------------------------------------------
+
+
+class DockerTransport:
+    """The check inside a new container of an image, or inside a running container, through the Docker API."""
+
+    def fetch(self, target: Target, options: CollectOptions) -> Captured:
+        import docker  # only a Docker collect pays for importing it
+        from docker.errors import DockerException
+
+        argv = (shlex.split(options.remote_command) if options.remote_command is not None
+                else [options.remote_python, f"{CONTAINER_PYZ_DIR}/{_pyz_name()}", *report_args(options)])
+        try:
+            # The HTTP timeout bounds every API call, so a stuck engine or exec ends within the budget.
+            client = docker.from_env(timeout=max(1, round(options.host_timeout)))
+        except DockerException as exc:
+            return Captured(tuple(argv), UNREACHABLE, error=f"cannot reach the Docker engine: {_short(exc)}")
+        try:
+            if target.via == "docker-image":
+                return self._in_new_container(client, target, options, argv)
+            return self._in_running_container(client, target, options, argv)
+        except DockerException as exc:
+            return Captured(tuple(argv), None, error=f"Docker: {_short(getattr(exc, 'explanation', None) or exc)}")
+        finally:
+            client.close()
+
+    def _in_new_container(self, client, target: Target, options: CollectOptions, argv: list[str]) -> Captured:
+        from docker.types import DeviceRequest
+        from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
+
+        from docker.errors import ImageNotFound
+
+        gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if options.docker_gpus else None
+
+        def create():
+            return client.containers.create(target.address, argv, detach=True, platform=options.docker_platform,
+                                            device_requests=gpus, labels={"org.aidoctor": "fleet-collect"})
+
+        try:
+            container = create()
+        except ImageNotFound:  # as `docker run` does: pull it once, then create
+            client.images.pull(target.address, platform=options.docker_platform)
+            container = create()
+        try:
+            if options.remote_command is None:
+                container.put_archive(CONTAINER_PYZ_DIR, _pyz_tar())
+            container.start()
+            try:
+                status = container.wait(timeout=options.host_timeout)
+            except (ReadTimeout, RequestsConnectionError):
+                return Captured(tuple(argv), None, _logs(container, stdout=True),
+                                _logs(container, stdout=False).decode("utf-8", "replace"), timed_out=True)
+            stdout = _logs(container, stdout=True)
+            return Captured(tuple(argv), int(status.get("StatusCode", -1)), stdout,
+                            _logs(container, stdout=False).decode("utf-8", "replace"),
+                            overflow=len(stdout) > MAX_REPORT_BYTES)
+        finally:
+            container.remove(force=True)
+
+    def _in_running_container(self, client, target: Target, options: CollectOptions, argv: list[str]) -> Captured:
+        from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
+
+        container = client.containers.get(target.address)
+        if container.status != "running":
+            return Captured(tuple(argv), UNREACHABLE, error=f"container {target.address} is {container.status}")
+        if options.remote_command is None:
+            container.put_archive(CONTAINER_PYZ_DIR, _pyz_tar())
+        try:
+            exec_id = client.api.exec_create(container.id, argv, stdout=True, stderr=True)["Id"]
+            stdout, stderr = client.api.exec_start(exec_id, demux=True)
+        except (ReadTimeout, RequestsConnectionError):
+            # The exec may still run inside the container: the API has no call to stop it.
+            return Captured(tuple(argv), None, timed_out=True)
+        returncode = client.api.exec_inspect(exec_id).get("ExitCode")
+        return Captured(tuple(argv), returncode, stdout or b"", (stderr or b"").decode("utf-8", "replace"),
+                        overflow=len(stdout or b"") > MAX_REPORT_BYTES)
+
+
+def _pyz_name() -> str:
+    from . import zipapp
+
+    return zipapp.file_name()
+
+
+def _pyz_tar() -> bytes:
+    from . import zipapp
+
+    payload = zipapp.build()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(_pyz_name())
+        info.size, info.mode = len(payload), 0o644
+        archive.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def _logs(container, stdout: bool) -> bytes:
+    return container.logs(stdout=stdout, stderr=not stdout)[:MAX_REPORT_BYTES + 1]
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def docker_targets(images: Iterable[str], containers: Iterable[str]) -> list[Target]:
+    return ([Target("docker-image", image, label=f"image {image}") for image in images]
+            + [Target("docker-container", name, label=f"container {name}") for name in containers])
+

@@ -1,0 +1,222 @@
+"""fleet collect: the pure parts (hosts files, ssh argv, judging what came back), the zip sent along, and
+real collects over a real sshd on loopback with hosts that work, answer garbage, hang and refuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aidoctor.doctor import zipapp
+from aidoctor.doctor.errors import BadInput
+from aidoctor.doctor.fleet import (UNREACHABLE, CollectOptions, Target, classify, file_names, parse_destination,
+                                   parse_hosts, remote_shell_command, ssh_argv)
+from aidoctor.doctor.matrix import FAILURE_SCHEMA
+from aidoctor.doctor.system import Captured
+
+from . import sshd
+
+CLI = [sys.executable, "-m", "aidoctor.doctor"]
+REPORT_CMD = f"{sys.executable} -m aidoctor.doctor report -o - --offline"
+
+
+# -- hosts files and commands ----------------------------------------------------------------------------------
+
+
+def test_hosts_file_lines_give_destination_port_and_label():
+    targets = parse_hosts("# lab\nspark-01  DGX Spark one\nroot@10.0.0.5:2222 gh200-a  # rack 3\n[::1]:22\n\n"
+                          "alias\n", "hosts.txt")
+    assert [(t.address, t.port, t.label) for t in targets] == [
+        ("spark-01", None, "DGX Spark one"), ("root@10.0.0.5", 2222, "gh200-a"), ("::1", 22, None),
+        ("alias", None, None)]
+    assert targets[1].name == "gh200-a" and targets[3].name == "alias"
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("host:99999", "port 99999 is out of range"),
+    ("@host", "is not an ssh destination"),
+    ("-oProxyCommand=evil", "is not an ssh destination"),  # would be read by ssh as an option
+    ("host:port", "is not an ssh destination"),
+])
+def test_bad_hosts_lines_are_named_with_file_and_line(line, problem):
+    with pytest.raises(BadInput) as error:
+        parse_hosts(f"ok-host\n{line}\n", "hosts.txt")
+    assert str(error.value).startswith("hosts.txt:2: ") and problem in str(error.value)
+
+
+def test_ssh_never_prompts_and_bounds_the_connect():
+    argv = ssh_argv(Target("ssh", "root@gh200", port=2222), CollectOptions(ssh_config=Path("cfg"),
+                                                                            ssh_options=("Compression=yes",),
+                                                                            connect_timeout=7), "CMD")
+    assert argv[:2] == ["ssh", "-T"]
+    assert "BatchMode=yes" in argv and "ConnectTimeout=7" in argv and "Compression=yes" in argv
+    assert argv[argv.index("-F") + 1] == "cfg" and argv[argv.index("-p") + 1] == "2222"
+    assert argv[-3:] == ["--", "root@gh200", "CMD"]  # `--`: a destination can never become an option
+
+
+def test_remote_command_saves_the_zip_privately_and_cleans_up(tmp_path):
+    command = remote_shell_command(CollectOptions(remote_python="/opt/venv/bin/python", report_args=("--offline",)),
+                                   "aidoctor-1.pyz")
+    # Run it for real with a local sh standing in for the remote one.
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\necho \"ran $1 $2 $3 $4 $5\"; ls \"$(dirname \"$1\")\"\n")
+    fake_python.chmod(0o755)
+    result = subprocess.run(["sh", "-c", command.replace("/opt/venv/bin/python", str(fake_python))],
+                            input=b"zip bytes", capture_output=True, timeout=10)
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr
+    assert "ran /tmp/" in out and "/aidoctor-1.pyz report -o - --offline" in out
+    saved = out.split()[1]
+    assert not os.path.exists(saved)  # removed on exit
+    assert remote_shell_command(CollectOptions(remote_command="uvx aidoctor report"), "x.pyz") == "uvx aidoctor report"
+
+
+def _judge(captured: Captured, label: str | None = "gh200-a"):
+    return classify(Target("ssh", "root@gh200", label), captured, CollectOptions(host_timeout=30))
+
+
+def test_classify_names_each_way_a_host_can_fail():
+    report = (Path(__file__).parent / "fixtures" / "reports" / "report-x86.json").read_bytes()
+    saved, failure = _judge(Captured(("ssh",), 0, report))
+    assert failure is None and saved["label"] == "gh200-a"
+    cases = [
+        (Captured(("ssh",), UNREACHABLE, stderr="ssh: connect to host gh200 port 22: Connection refused\n"),
+         "unreachable", "Connection refused"),
+        (Captured(("ssh",), None, timed_out=True), "timeout", "no report within 30 s"),
+        (Captured(("ssh",), 127, stderr="sh: 1: python3: not found\n"), "failed", "exited with 127: sh: 1: python3"),
+        (Captured(("ssh",), 0, b"Welcome to Ubuntu!\n"), "garbage", "not an aidoctor report: malformed JSON"),
+        (Captured(("ssh",), 0, report[:200]), "garbage", "truncated JSON"),
+        (Captured(("ssh",), 0, b"x" * 10, overflow=True), "garbage", "more than 8 MiB"),
+        (Captured(("ssh",), 0, json.dumps({"schema": FAILURE_SCHEMA}).encode()), "garbage", "not an aidoctor report"),
+    ]
+    for captured, problem, reason in cases:
+        saved, failure = _judge(captured)
+        assert saved is None and failure is not None
+        assert (failure.problem, failure.name, failure.via) == (problem, "gh200-a", "ssh")
+        assert reason in failure.reason, failure.reason
+
+
+def test_file_names_are_safe_and_distinct():
+    targets = [Target("ssh", "a/../../etc"), Target("ssh", "x", "same"), Target("ssh", "y", "same"),
+               Target("docker-image", "nvcr.io/nvidia/pytorch:25.09-py3", "image nvcr.io/nvidia/pytorch:25.09-py3")]
+    names = file_names(targets)
+    assert names == ["a_.._.._etc.json", "same.json", "same-2.json", "image_nvcr.io_nvidia_pytorch_25.09-py3.json"]
+    assert all("/" not in n and not n.startswith(".") for n in names)
+
+
+# -- the zip sent along ----------------------------------------------------------------------------------------
+
+
+def test_the_zip_runs_on_a_bare_python_and_writes_a_report(tmp_path):
+    pyz = tmp_path / zipapp.file_name()
+    pyz.write_bytes(zipapp.build())
+    names = zipfile.ZipFile(pyz).namelist()
+    assert not [n for n in names if n.endswith((".so", ".pyc"))]
+    assert "aidoctor/doctor/profiles/dgx-spark.json" in names
+    # -I -S: no site-packages, no user site, no PYTHON* variables: only the stdlib and the zip.
+    result = subprocess.run([sys.executable, "-I", "-S", str(pyz), "report", "--offline", "--label", "bare"],
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["schema"] == "aidoctor.report/1" and report["label"] == "bare"
+    assert report["facts"]["arch"] and len(report["verdicts"]) >= 10
+
+
+# -- a real sshd -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    reason = sshd.available()
+    if reason:
+        pytest.skip(reason)
+    server = sshd.LoopbackSshd(tmp_path_factory.mktemp("sshd"), {
+        "node-a": None, "node-b": None,
+        "garbage": "echo 'Last login: yesterday'",  # a login banner where the report should be
+        "hangs": "sleep 600",  # logs in, then never answers
+    })
+    silent = sshd.SilentListener()
+    silent.start()
+    server.start()
+    yield server, silent.port, sshd.free_port()
+    server.stop()
+    silent.stop()
+
+
+def _collect(tmp_path: Path, hosts_text: str, server, *extra: str, timeout: float = 120):
+    hosts_file = tmp_path / "hosts.txt"
+    hosts_file.write_text(hosts_text)
+    out = tmp_path / "reports"
+    start = time.monotonic()
+    result = subprocess.run([*CLI, "fleet", "collect", "--hosts", str(hosts_file), "--ssh-config",
+                             str(server.ssh_config), "-o", str(out), *extra], capture_output=True, text=True,
+                            timeout=timeout)
+    return result, out, time.monotonic() - start
+
+
+def test_collect_over_ssh_keeps_going_past_hosts_that_fail(hosts, tmp_path):
+    server, silent_port, closed_port = hosts
+    p = server.ports
+    hosts_text = (f"127.0.0.1:{p['node-a']} node-a\n127.0.0.1:{p['node-b']} node-b\n"
+                  f"127.0.0.1:{p['garbage']} garbage-host\n127.0.0.1:{p['hangs']} hanging-host\n"
+                  f"127.0.0.1:{silent_port} silent-host\n127.0.0.1:{closed_port} refusing-host\n")
+    result, out, seconds = _collect(tmp_path, hosts_text, server, "--offline", "--connect-timeout", "3",
+                                    "--host-timeout", "12")
+    assert result.returncode == 1, result.stderr  # some hosts failed; each has its file
+    assert "Traceback" not in result.stderr
+    assert "2 collected, 4 failed" in result.stderr
+    # All at once: the hanging host's 12 s budget bounds the run, not the sum of the hosts.
+    assert seconds < 12 + 25, seconds
+    files = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(files) == {"node-a", "node-b", "garbage-host", "hanging-host", "silent-host", "refusing-host"}
+    for node in ("node-a", "node-b"):
+        assert files[node]["schema"] == "aidoctor.report/1" and files[node]["label"] == node
+        assert files[node]["facts"]["os"] == "linux"
+    problems = {name: (files[name]["problem"], files[name]["reason"]) for name in files if name.endswith("-host")}
+    assert problems["garbage-host"][0] == "garbage" and "not an aidoctor report" in problems["garbage-host"][1]
+    assert problems["hanging-host"] == ("timeout", "no report within 12 s, the per-host budget")
+    assert problems["silent-host"][0] == "unreachable" and "timed out" in problems["silent-host"][1]
+    assert problems["refusing-host"][0] == "unreachable" and "Connection refused" in problems["refusing-host"][1]
+
+    matrix = subprocess.run([*CLI, "matrix", str(out), "--format", "json"], capture_output=True, text=True,
+                            timeout=60)
+    assert matrix.returncode == 0, matrix.stderr
+    data = json.loads(matrix.stdout)
+    # node-a and node-b are one machine behind two ports: identical, so one column of two.
+    assert [(c["count"], sorted(m["name"] for m in c["machines"])) for c in data["columns"]] == [
+        (2, ["node-a", "node-b"])]
+    assert {f["name"]: f["problem"] for f in data["failures"]} == {
+        "garbage-host": "garbage", "hanging-host": "timeout", "silent-host": "unreachable",
+        "refusing-host": "unreachable"}
+    terminal = subprocess.run([*CLI, "matrix", str(out)], capture_output=True, text=True, timeout=60)
+    assert "node-a, node-b (×2)" in terminal.stdout
+    assert "refusing-host (ssh): unreachable:" in terminal.stdout and "Connection refused" in terminal.stdout
+
+
+def test_collect_runs_an_installed_aidoctor_when_told(hosts, tmp_path):
+    server, _, _ = hosts
+    result, out, _ = _collect(tmp_path, f"127.0.0.1:{server.ports['node-a']}\n", server,
+                              "--remote-command", REPORT_CMD)
+    assert result.returncode == 0, result.stderr
+    (report,) = out.glob("*.json")
+    data = json.loads(report.read_text())
+    assert data["schema"] == "aidoctor.report/1" and data["label"] is None and len(data["machine_id"]) == 16
+
+
+def test_a_bad_hosts_file_is_one_line_and_exit_2(tmp_path):
+    hosts_file = tmp_path / "hosts.txt"
+    hosts_file.write_text("good\nhost:70000 x\n")
+    result = subprocess.run([*CLI, "fleet", "collect", "--hosts", str(hosts_file), "-o", str(tmp_path / "r")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"aidoctor: error: {hosts_file}:2: port 70000 is out of range"]
+    assert not (tmp_path / "r").exists()
+    missing = subprocess.run([*CLI, "fleet", "collect", "--hosts", str(tmp_path / "nope")], capture_output=True,
+                             text=True, timeout=60)
+    assert missing.returncode == 2 and missing.stderr.startswith(f"aidoctor: error: hosts file {tmp_path / 'nope'}")
