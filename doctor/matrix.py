@@ -13,6 +13,7 @@ renderer makes them literal for its own format.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -159,9 +160,10 @@ def load_inputs(paths: Iterable[Path]) -> Inputs:
     members: list[Member] = []
     failures: list[Failure] = []
     rejected: list[Rejected] = []
+    seen: dict[tuple, Cell] = {}  # verdicts already checked, shared by all the reports
     for path in _expand(paths, rejected):
         try:
-            item = read_report(path)
+            item = read_report(path, seen)
         except _Reject as exc:
             rejected.append(Rejected(str(path), str(exc)))
             continue
@@ -184,7 +186,7 @@ def _expand(paths: Iterable[Path], rejected: list[Rejected]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def read_report(path: Path) -> Member | Failure:
+def read_report(path: Path, seen: dict[tuple, Cell] | None = None) -> Member | Failure:
     try:
         size = os.stat(path).st_size
         if size > MAX_REPORT_BYTES:
@@ -195,10 +197,10 @@ def read_report(path: Path) -> Member | Failure:
         raise _Reject(f"cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_REPORT_BYTES:
         raise _Reject(f"oversized: more than the {MAX_REPORT_BYTES >> 20} MiB a report may have")
-    return parse_report(raw, str(path))
+    return parse_report(raw, str(path), seen)
 
 
-def parse_report(raw: bytes, source: str) -> Member | Failure:
+def parse_report(raw: bytes, source: str, seen: dict[tuple, Cell] | None = None) -> Member | Failure:
     """A report (or a collect failure record) from its bytes; _Reject says what is wrong with it."""
     try:
         text = raw.decode("utf-8")
@@ -223,37 +225,69 @@ def parse_report(raw: bytes, source: str) -> Member | Failure:
     if schema != REPORT_SCHEMA:
         named = "no schema key" if schema is None else f"schema {_short(schema)}"
         raise _Reject(f"{named}; this aidoctor reads {REPORT_SCHEMA} (write one with `aidoctor report`)")
-    return _member(data, source)
+    return _member(data, source, {} if seen is None else seen)
 
 
-def _member(data: dict, source: str) -> Member:
-    try:
-        machine = Machine.from_json(data.get("facts"), where="facts")
-    except BadInput as exc:
-        raise _Reject(str(exc)) from None
+def _member(data: dict, source: str, seen: dict[tuple, Cell]) -> Member:
+    machine = _machine(data.get("facts"))
     verdicts = data.get("verdicts")
     if not isinstance(verdicts, list):
         raise _Reject("verdicts: expected a list")
     smoke = _smoke(data.get("smoke", {}))
     cells: dict[str, Cell] = {}
     for i, verdict in enumerate(verdicts):
-        where = f"verdicts[{i}]"
-        if not isinstance(verdict, dict):
-            raise _Reject(f"{where}: expected an object")
-        tool = _text(verdict, "tool", where)
-        status = verdict.get("status")
-        if status not in STATUSES:
-            raise _Reject(f"{where}.status: {_short(status)} is not one of {', '.join(STATUSES)}")
-        if tool in cells:
-            raise _Reject(f"{where}: a second verdict for {_short(tool)}")
-        cells[tool] = Cell(status, _text(verdict, "installed", where, optional=True),
-                           _texts(verdict, "reasons", where), _texts(verdict, "fixes", where),
-                           _texts(verdict, "sources", where), smoke.get(tool))
+        cell = _cell(verdict, f"verdicts[{i}]", smoke, seen)
+        if verdict["tool"] in cells:
+            raise _Reject(f"verdicts[{i}]: a second verdict for {_short(verdict['tool'])}")
+        cells[verdict["tool"]] = cell
     machine_id = _text(data, "machine_id", "report", optional=True)
     label = _text(data, "label", "report", optional=True)
     name = label or (f"machine {machine_id}" if machine_id else Path(source).stem)
     return Member(name, source, machine, cells, machine_id, label, _text(data, "aidoctor", "report", optional=True),
                   _text(data, "created_at", "report", optional=True))
+
+
+# The facts a matrix shows (kind, drift aspects). The rest (the package list, probe timings, what is unknown
+# and why) stays in the report file: reading and checking it would be most of the cost of a large merge.
+MATRIX_FACTS = ("os", "arch", "distro", "kernel", "glibc", "macos", "python", "memory_gb", "cpu", "gpus",
+                "nvidia_driver", "cuda_driver", "cuda_toolkit", "jetson", "apple", "torch_build")
+
+
+def _machine(facts: Any) -> Machine:
+    if isinstance(facts, dict):
+        facts = {key: facts[key] for key in MATRIX_FACTS if key in facts}
+    try:
+        return Machine.from_json(facts, where="facts")
+    except BadInput as exc:
+        raise _Reject(str(exc)) from None
+
+
+def _cell(verdict: Any, where: str, smoke: dict[str, str], seen: dict[tuple, Cell]) -> Cell:
+    """The verdict as a cell. Machines of a fleet share most verdicts word for word, so each distinct one is
+    checked once: a tuple equal to a checked one holds the same strings (no non-string equals a string)."""
+    try:
+        key = (verdict["tool"], verdict["status"], verdict.get("installed"), tuple(verdict.get("reasons", ())),
+               tuple(verdict.get("fixes", ())), tuple(verdict.get("sources", ())))
+        cell = seen.get(key)
+    except (TypeError, KeyError):  # not an object, a missing key, a list where a string belongs
+        cell = key = None
+    if cell is None:
+        cell = _checked_cell(verdict, where)
+        if key is not None and len(seen) < 100_000:
+            seen[key] = cell
+    tool = verdict["tool"]
+    return cell if tool not in smoke else dataclasses.replace(cell, smoke=smoke[tool])
+
+
+def _checked_cell(verdict: Any, where: str) -> Cell:
+    if not isinstance(verdict, dict):
+        raise _Reject(f"{where}: expected an object")
+    tool = _text(verdict, "tool", where)
+    status = verdict.get("status")
+    if status not in STATUSES:
+        raise _Reject(f"{where}.status: {_short(status)} is not one of {', '.join(STATUSES)}")
+    return Cell(status, _text(verdict, "installed", where, optional=True), _texts(verdict, "reasons", where),
+                _texts(verdict, "fixes", where), _texts(verdict, "sources", where))
 
 
 def _smoke(value: Any) -> dict[str, str]:
@@ -292,8 +326,9 @@ def _text(data: dict, key: str, where: str, optional: bool = False) -> str | Non
 
 def _texts(data: dict, key: str, where: str) -> tuple[str, ...]:
     value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= MAX_TEXT_CHARS for v in value):
-        raise _Reject(f"{where}.{key}: expected a list of strings")
+    # map() keeps the per-item checks in C: a 10,000-report merge checks over a million strings.
+    if type(value) is not list or not set(map(type, value)) <= {str} or max(map(len, value), default=0) > MAX_TEXT_CHARS:
+        raise _Reject(f"{where}.{key}: expected a list of strings of at most {MAX_TEXT_CHARS} characters")
     return tuple(value)
 
 
@@ -395,7 +430,8 @@ def build_matrix(inputs: Inputs, profiles: Iterable[Member] = (), generated_by: 
         columns.setdefault(_signature(member), []).append(member)
     ordered = sorted((Column(tuple(group)) for group in columns.values()),
                      key=lambda c: (c.first.profile, c.first.kind, -c.count, c.first.name))
-    return Matrix(_tool_order(members), tuple(ordered), drift_between(m for m in members if not m.profile),
+    return Matrix(_tool_order(c.first for c in ordered), tuple(ordered),
+                  drift_between([c for c in ordered if not c.first.profile]),
                   inputs.failures, inputs.rejected, tuple(superseded), generated_by)
 
 
@@ -427,23 +463,26 @@ def _tool_order(members: Iterable[Member]) -> tuple[str, ...]:
     return tuple(known + sorted(t for t in seen if t not in all_tools()))
 
 
-def drift_between(members: Iterable[Member]) -> tuple[Drift, ...]:
-    """For each kind with two or more machines: every aspect, tool version and status on which they differ."""
-    by_kind: dict[str, list[Member]] = {}
-    for member in members:
-        by_kind.setdefault(member.kind, []).append(member)
+def drift_between(columns: list[Column]) -> tuple[Drift, ...]:
+    """For each kind with two or more machines: every aspect, tool version and status on which they differ.
+
+    Members of one column are identical, so reading one member per column is enough.
+    """
+    by_kind: dict[str, list[Column]] = {}
+    for column in columns:
+        by_kind.setdefault(column.first.kind, []).append(column)
     drift = []
     for kind, group in sorted(by_kind.items()):
         if len(group) < 2:
             continue
         readers: list[tuple[str, Callable[[Member], str | None]]] = [(a.name, a.read) for a in ASPECTS]
-        for tool in _tool_order(group):
+        for tool in _tool_order(c.first for c in group):
             readers.append((f"{tool} version", lambda m, t=tool: m.cells[t].installed if t in m.cells else None))
             readers.append((f"{tool} status", lambda m, t=tool: m.cells[t].status if t in m.cells else ABSENT))
         for aspect, read in readers:
             values: dict[str, list[str]] = {}
-            for member in group:
-                values.setdefault(read(member) or "not reported", []).append(member.name)
+            for column in group:
+                values.setdefault(read(column.first) or "not reported", []).extend(m.name for m in column.members)
             if len(values) > 1:
                 drift.append(Drift(kind, aspect, tuple((v, tuple(n)) for v, n in values.items())))
     return tuple(drift)
