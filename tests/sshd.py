@@ -88,7 +88,10 @@ class LoopbackSshd:
         config = [f"HostKey {host_key}", f"AuthorizedKeysFile {self.root / 'authorized_keys'}",
                   f"PidFile {self.root / 'sshd.pid'}", "ListenAddress 127.0.0.1", "PasswordAuthentication no",
                   "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "PermitRootLogin prohibit-password",
-                  f"AllowUsers {self.user}", "LogLevel ERROR"]
+                  f"AllowUsers {self.user}", "LogLevel ERROR",
+                  # Every "host" here shares one sshd, whose default (10 unauthenticated connections at once)
+                  # would drop a wide collect that real hosts, each with its own sshd, would take.
+                  "MaxStartups 200"]
         config += [f"Port {port}" for port in self.ports.values()]
         for name, command in self.behaviours.items():  # Match blocks go last: they run to the end of the file
             if command is not None:
