@@ -304,6 +304,18 @@ def fleet_collect(
     raise typer.Exit(1 if any(o.failure for o in outcomes) else 0)
 
 
+@fleet_app.command("zipapp")
+@_guarded
+def fleet_zipapp(output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
+                                             help="Where to write the zip, e.g. /shared/aidoctor.pyz.")) -> None:
+    """Write aidoctor as one zip that any python3 >= 3.10 runs (`python3 FILE report`), for nodes without it."""
+    from .report import write_atomically
+    from .zipapp import build
+
+    write_atomically(output, build())
+    typer.echo(f"wrote {output}; run it on a node with: python3 {output} report -o REPORT.json")
+
+
 WheelhouseOpt = typer.Option(None, "--wheelhouse", metavar="DIR",
                              help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else the "
                                   "user cache (~/.cache/aidoctor/wheelhouse).")

@@ -78,14 +78,14 @@ def write_report(report: dict, destination: str) -> None:
     write_atomically(path, text)
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, content: str | bytes) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a report that is meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content.encode() if isinstance(content, str) else content)
         os.replace(tmp, path)
     except OSError as exc:
         if tmp is not None:
