@@ -22,6 +22,7 @@ import json
 import re
 import shlex
 import tarfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from .system import Captured, LiveSystem
 # ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
 # answers the same for an engine or a container it cannot reach.
 UNREACHABLE = 255
-CONTAINER_PYZ_DIR = "/tmp"
 
 
 @dataclass(frozen=True)
@@ -218,20 +218,20 @@ class Reporter(Protocol):
 
 
 class Transport(Protocol):
-    def fetch(self, target: Target, options: CollectOptions) -> Captured: ...
+    def fetch(self, target: Target, options: CollectOptions, cancel: threading.Event) -> Captured: ...
 
 
 class SshTransport:
     def __init__(self, system: LiveSystem | None = None) -> None:
         self.system = system or LiveSystem()
 
-    def fetch(self, target: Target, options: CollectOptions) -> Captured:
+    def fetch(self, target: Target, options: CollectOptions, cancel: threading.Event) -> Captured:
         from . import zipapp
 
         payload = b"" if options.remote_command is not None else zipapp.build()
         remote = remote_shell_command(options, zipapp.file_name() if payload else "")
         return self.system.capture(ssh_argv(target, options, remote), options.host_timeout, MAX_REPORT_BYTES,
-                                   stdin=payload)
+                                   stdin=payload, cancel=cancel)
 
 
 def collect(targets: list[Target], out_dir: Path, options: CollectOptions, reporter: Reporter,
@@ -243,14 +243,18 @@ def collect(targets: list[Target], out_dir: Path, options: CollectOptions, repor
         zipapp.build()  # once, before the threads: each would otherwise wait on the first to build it
     transports = transports or {"ssh": SshTransport(), "docker-image": DockerTransport(),
                                 "docker-container": DockerTransport()}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"--output {out_dir}: {exc.strerror or exc}") from None
     paths = [out_dir / name for name in file_names(targets)]
+    cancel = threading.Event()
 
     def one(target: Target, path: Path) -> Outcome:
         reporter.started(target)
         start = time.monotonic()
         try:
-            captured = transports[target.via].fetch(target, options)
+            captured = transports[target.via].fetch(target, options, cancel)
         except Exception as exc:  # an engine or library error on one target must not end the others
             captured = Captured((target.via,), None, error=f"{type(exc).__name__}: {exc}")
         report, failure = classify(target, captured, options)
@@ -260,12 +264,18 @@ def collect(targets: list[Target], out_dir: Path, options: CollectOptions, repor
         return Outcome(target, path, seconds, failure)
 
     outcomes = []
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="collect") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="collect")
+    try:
         futures = [pool.submit(one, target, path) for target, path in zip(targets, paths)]
         for future in as_completed(futures):
             outcome = future.result()
             reporter.finished(outcome)
             outcomes.append(outcome)
+    except BaseException:  # Ctrl-C: stop the hosts not yet started, kill the running ones, then leave
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return sorted(outcomes, key=lambda o: str(o.path))
 
 
@@ -275,76 +285,142 @@ def collect(targets: list[Target], out_dir: Path, options: CollectOptions, repor
 class DockerTransport:
     """The check inside a new container of an image, or inside a running container, through the Docker API."""
 
-    def fetch(self, target: Target, options: CollectOptions) -> Captured:
+    def fetch(self, target: Target, options: CollectOptions, cancel: threading.Event) -> Captured:
         import docker  # only a Docker collect pays for importing it
-        from docker.errors import DockerException
+        from docker.errors import DockerException, NotFound
 
-        argv = (shlex.split(options.remote_command) if options.remote_command is not None
-                else [options.remote_python, f"{CONTAINER_PYZ_DIR}/{_pyz_name()}", *report_args(options)])
+        deadline = time.monotonic() + options.host_timeout
         try:
-            # The HTTP timeout bounds every API call, so a stuck engine or exec ends within the budget.
+            # The HTTP timeout bounds each API call; the loops below bound the whole target by `deadline`.
             client = docker.from_env(timeout=max(1, round(options.host_timeout)))
         except DockerException as exc:
-            return Captured(tuple(argv), UNREACHABLE, error=f"cannot reach the Docker engine: {_short(exc)}")
+            return Captured((target.address,), UNREACHABLE, error=f"cannot reach the Docker engine: {_short(exc)}")
         try:
             if target.via == "docker-image":
-                return self._in_new_container(client, target, options, argv)
-            return self._in_running_container(client, target, options, argv)
+                return self._in_new_container(client, target, options, deadline, cancel)
+            return self._in_running_container(client, target, options, deadline, cancel)
+        except NotFound as exc:
+            return Captured((target.address,), UNREACHABLE, error=f"Docker: {_short(exc.explanation or exc)}")
         except DockerException as exc:
-            return Captured(tuple(argv), None, error=f"Docker: {_short(getattr(exc, 'explanation', None) or exc)}")
+            return Captured((target.address,), None, error=f"Docker: {_short(getattr(exc, 'explanation', None) or exc)}")
         finally:
             client.close()
 
-    def _in_new_container(self, client, target: Target, options: CollectOptions, argv: list[str]) -> Captured:
-        from docker.types import DeviceRequest
-        from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
-
+    def _in_new_container(self, client, target: Target, options: CollectOptions, deadline: float,
+                          cancel: threading.Event) -> Captured:
         from docker.errors import ImageNotFound
+        from docker.types import DeviceRequest
 
+        workdir = _container_workdir()
+        # The entrypoint is replaced: an image's own (NGC's prints a banner) would wrap or garble the report.
+        if options.remote_command is None:
+            entrypoint, command = [options.remote_python], [f"{workdir}/{_pyz_name()}", *report_args(options)]
+        else:
+            entrypoint, command = ["sh", "-c"], [options.remote_command]  # a shell, as over SSH
         gpus = [DeviceRequest(count=-1, capabilities=[["gpu"]])] if options.docker_gpus else None
 
         def create():
-            return client.containers.create(target.address, argv, detach=True, platform=options.docker_platform,
-                                            device_requests=gpus, labels={"org.aidoctor": "fleet-collect"})
+            return client.containers.create(target.address, command, entrypoint=entrypoint, detach=True,
+                                            platform=options.docker_platform, device_requests=gpus,
+                                            labels={"org.aidoctor": "fleet-collect"})
 
         try:
             container = create()
         except ImageNotFound:  # as `docker run` does: pull it once, then create
             client.images.pull(target.address, platform=options.docker_platform)
             container = create()
+        argv = (*entrypoint, *command)
         try:
             if options.remote_command is None:
-                container.put_archive(CONTAINER_PYZ_DIR, _pyz_tar())
+                container.put_archive("/", _pyz_tar(workdir))
             container.start()
-            try:
-                status = container.wait(timeout=options.host_timeout)
-            except (ReadTimeout, RequestsConnectionError):
-                return Captured(tuple(argv), None, _logs(container, stdout=True),
-                                _logs(container, stdout=False).decode("utf-8", "replace"), timed_out=True)
-            stdout = _logs(container, stdout=True)
-            return Captured(tuple(argv), int(status.get("StatusCode", -1)), stdout,
-                            _logs(container, stdout=False).decode("utf-8", "replace"),
+            while True:  # short waits, so a deadline or a Ctrl-C (cancel) is noticed
+                if time.monotonic() >= deadline or cancel.is_set():
+                    return Captured(argv, None, timed_out=True)
+                status = _wait(container)
+                if status is not None:
+                    break
+            stdout = _bounded(container.logs(stdout=True, stderr=False, stream=True), MAX_REPORT_BYTES + 1)
+            stderr = _bounded(container.logs(stdout=False, stderr=True, stream=True), 1 << 16)
+            return Captured(argv, int(status.get("StatusCode", -1)), stdout, stderr.decode("utf-8", "replace"),
                             overflow=len(stdout) > MAX_REPORT_BYTES)
         finally:
             container.remove(force=True)
 
-    def _in_running_container(self, client, target: Target, options: CollectOptions, argv: list[str]) -> Captured:
-        from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
-
+    def _in_running_container(self, client, target: Target, options: CollectOptions, deadline: float,
+                              cancel: threading.Event) -> Captured:
+        """A detached exec writing to files in a private folder: its status can be polled (to notice the
+        deadline), its output read with its size known first, and the folder removed afterwards."""
         container = client.containers.get(target.address)
         if container.status != "running":
-            return Captured(tuple(argv), UNREACHABLE, error=f"container {target.address} is {container.status}")
+            return Captured((target.address,), UNREACHABLE, error=f"container {target.address} is {container.status}")
+        workdir = _container_workdir()
+        # Made by the exec's own user, who must write the output there; the zip comes in after, readable.
+        made = container.exec_run(["mkdir", "-m", "700", workdir])
+        if made.exit_code != 0:
+            return Captured((target.address,), None, error=f"cannot make {workdir} in {target.address}: "
+                                                           f"{_short(made.output.decode('utf-8', 'replace'))}")
         if options.remote_command is None:
-            container.put_archive(CONTAINER_PYZ_DIR, _pyz_tar())
+            command = " ".join(shlex.quote(a) for a in [options.remote_python, f"{workdir}/{_pyz_name()}",
+                                                        *report_args(options)])
+            container.put_archive(workdir, _pyz_tar(None))
+        else:
+            command = options.remote_command
+        script = f"echo $$ > {workdir}/pid && exec sh -c {shlex.quote(command)} > {workdir}/out 2> {workdir}/err"
+        argv = ("sh", "-c", script)
         try:
-            exec_id = client.api.exec_create(container.id, argv, stdout=True, stderr=True)["Id"]
-            stdout, stderr = client.api.exec_start(exec_id, demux=True)
-        except (ReadTimeout, RequestsConnectionError):
-            # The exec may still run inside the container: the API has no call to stop it.
-            return Captured(tuple(argv), None, timed_out=True)
-        returncode = client.api.exec_inspect(exec_id).get("ExitCode")
-        return Captured(tuple(argv), returncode, stdout or b"", (stderr or b"").decode("utf-8", "replace"),
-                        overflow=len(stdout or b"") > MAX_REPORT_BYTES)
+            exec_id = client.api.exec_create(container.id, list(argv))["Id"]
+            client.api.exec_start(exec_id, detach=True)
+            while client.api.exec_inspect(exec_id).get("Running", True):
+                if time.monotonic() >= deadline or cancel.is_set():
+                    client.api.exec_start(client.api.exec_create(
+                        container.id, ["sh", "-c", f"kill -9 $(cat {workdir}/pid)"])["Id"], detach=True)
+                    return Captured(argv, None, timed_out=True)
+                time.sleep(0.2)
+            returncode = client.api.exec_inspect(exec_id).get("ExitCode")
+            stdout = _read_file(container, f"{workdir}/out", MAX_REPORT_BYTES)
+            stderr = _read_file(container, f"{workdir}/err", 1 << 16)
+            return Captured(argv, returncode, stdout, stderr.decode("utf-8", "replace"),
+                            overflow=len(stdout) > MAX_REPORT_BYTES)
+        finally:  # the user's container keeps nothing of ours
+            client.api.exec_start(client.api.exec_create(container.id, ["rm", "-rf", workdir])["Id"], detach=True)
+
+
+def _container_workdir() -> str:
+    import uuid
+
+    return f"/tmp/aidoctor-collect-{uuid.uuid4().hex[:12]}"
+
+
+def _wait(container) -> dict | None:
+    """The exit status, or None when the container still runs after a second."""
+    from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
+
+    try:
+        return container.wait(timeout=1)
+    except (ReadTimeout, RequestsConnectionError):
+        return None
+
+
+def _bounded(chunks: Iterable[bytes], limit: int) -> bytes:
+    """At most `limit` bytes of a stream: a target that prints gigabytes must not fill the collector's memory."""
+    kept = bytearray()
+    for chunk in chunks:
+        kept.extend(chunk)
+        if len(kept) >= limit:
+            break
+    return bytes(kept[:limit])
+
+
+def _read_file(container, path: str, limit: int) -> bytes:
+    """A file from the container: whole when within `limit`, else its first `limit + 1` bytes (an overflow)."""
+    bits, stat = container.get_archive(path)
+    if stat.get("size", 0) > limit:
+        return b"\0" * (limit + 1)  # what matters is that it is too large; its content is not read
+    archive = tarfile.open(fileobj=io.BytesIO(_bounded(bits, limit + (1 << 20))))
+    member = archive.next()
+    handle = archive.extractfile(member) if member is not None else None
+    return handle.read() if handle is not None else b""
 
 
 def _pyz_name() -> str:
@@ -353,23 +429,26 @@ def _pyz_name() -> str:
     return zipapp.file_name()
 
 
-def _pyz_tar() -> bytes:
+def _pyz_tar(folder: str | None) -> bytes:
+    """A tar holding the zip: in `folder` (made by it, for unpacking at /), or bare (for an existing folder).
+    Readable by all: the image's or exec's user may not be root."""
     from . import zipapp
 
     payload = zipapp.build()
+    prefix = "" if folder is None else folder.lstrip("/") + "/"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        info = tarfile.TarInfo(_pyz_name())
+        if folder is not None:
+            entry = tarfile.TarInfo(folder.lstrip("/"))
+            entry.type, entry.mode = tarfile.DIRTYPE, 0o755
+            archive.addfile(entry)
+        info = tarfile.TarInfo(prefix + _pyz_name())
         info.size, info.mode = len(payload), 0o644
         archive.addfile(info, io.BytesIO(payload))
     return buffer.getvalue()
 
 
-def _logs(container, stdout: bool) -> bytes:
-    return container.logs(stdout=stdout, stderr=not stdout)[:MAX_REPORT_BYTES + 1]
-
-
-def _short(exc: BaseException) -> str:
+def _short(exc: object) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 300 else text[:297] + "..."
 

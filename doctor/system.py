@@ -144,9 +144,11 @@ class LiveSystem:
                                  error=f"{argv[0]} did not finish within {timeout:g} s")
         return CommandResult(argv, returncode, "".join(tail))
 
-    def capture(self, argv: Sequence[str], timeout: float, max_bytes: int, stdin: bytes = b"") -> Captured:
+    def capture(self, argv: Sequence[str], timeout: float, max_bytes: int, stdin: bytes = b"",
+                cancel: threading.Event | None = None) -> Captured:
         """Run a command whose output is untrusted (an ssh to another machine): feed it `stdin`, keep at most
-        `max_bytes` of stdout and the last 64 KiB of stderr, and kill its group at the deadline or the cap."""
+        `max_bytes` of stdout and the last 64 KiB of stderr, and kill its group at the deadline, at the cap,
+        or when `cancel` is set (Ctrl-C reaches only the main thread; this runs in a worker)."""
         argv = tuple(argv)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -184,13 +186,19 @@ class LiveSystem:
         threads = [threading.Thread(target=f, daemon=True) for f in (feed, read_stdout, read_stderr)]
         for thread in threads:
             thread.start()
+        deadline = time.monotonic() + timeout
+        returncode: int | None = None
+        timed_out = False
         try:
-            returncode: int | None = proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            returncode, timed_out = None, True
-            proc.wait()
+            while returncode is None:
+                try:
+                    returncode = proc.wait(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
+                        _kill_group(proc)
+                        proc.wait()
+                        timed_out = True
+                        break
         finally:
             if proc.poll() is None:  # Ctrl-C while waiting
                 _kill_group(proc)
