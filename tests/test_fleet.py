@@ -222,3 +222,53 @@ def test_a_bad_hosts_file_is_one_line_and_exit_2(tmp_path):
     missing = subprocess.run([*CLI, "fleet", "collect", "--hosts", str(tmp_path / "nope")], capture_output=True,
                              text=True, timeout=60)
     assert missing.returncode == 2 and missing.stderr.startswith(f"aidoctor: error: hosts file {tmp_path / 'nope'}")
+
+
+# -- aidoctor report -------------------------------------------------------------------------------------------
+
+
+def test_machine_id_is_a_salted_hash_of_machine_id_5():
+    from aidoctor.doctor.report import machine_hash, parse_machine_id
+
+    raw = "4c4c4544004d3510804bb4c04f4d4d32"
+    assert parse_machine_id(raw.upper() + "\n") == raw
+    assert parse_machine_id("uninitialized\n") is None and parse_machine_id("") is None
+    assert len(machine_hash(raw)) == 16 and raw not in machine_hash(raw)
+    assert machine_hash(raw) != machine_hash("4c4c4544004d3510804bb4c04f4d4d33")
+
+
+def test_report_has_a_label_or_a_hash_and_no_identifiers_unless_asked(tmp_path):
+    import socket
+
+    out = tmp_path / "r.json"
+    result = subprocess.run([*CLI, "report", "--offline", "--label", "lab spark 1", "-o", str(out)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["label"] == "lab spark 1" and len(report["machine_id"]) == 16 and report["created_at"]
+    assert "identifiers" not in report["facts"]
+    assert f'"{socket.gethostname()}"' not in out.read_text()
+    named = json.loads(subprocess.run([*CLI, "report", "--offline", "--include-identifiers"], capture_output=True,
+                                      text=True, timeout=60).stdout)
+    assert named["label"] == socket.gethostname() and named["facts"]["identifiers"]["hostname"] == socket.gethostname()
+
+
+def test_a_bad_label_or_an_unwritable_output_is_one_line_and_exit_2(tmp_path):
+    long = subprocess.run([*CLI, "report", "--label", "x" * 201, "-o", str(tmp_path / "r.json")],
+                          capture_output=True, text=True, timeout=60)
+    assert long.returncode == 2 and long.stderr == "aidoctor: error: --label must be 1 to 200 characters\n"
+    assert not (tmp_path / "r.json").exists()
+    (tmp_path / "file").write_text("")
+    blocked = subprocess.run([*CLI, "report", "--offline", "-o", str(tmp_path / "file" / "r.json")],
+                             capture_output=True, text=True, timeout=60)
+    assert blocked.returncode == 2 and blocked.stderr.startswith(f"aidoctor: error: cannot write {tmp_path}/file/r.json")
+
+
+def test_fleet_zipapp_writes_the_zip_a_cluster_node_runs(tmp_path):
+    pyz = tmp_path / "shared" / "aidoctor.pyz"
+    result = subprocess.run([*CLI, "fleet", "zipapp", "-o", str(pyz)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert pyz.read_bytes() == zipapp.build()
+    version = subprocess.run([sys.executable, "-I", "-S", str(pyz), "--version"], capture_output=True, text=True,
+                             timeout=60)
+    assert version.stdout.startswith("aidoctor ")
