@@ -33,6 +33,7 @@ FactsOpt = typer.Option(None, "--facts", metavar="FILE",
                         help="Judge a recorded or hand-written facts file (or a --json report) instead of probing.")
 ProfileOpt = typer.Option(None, "--profile", metavar="NAME", help="Judge a built-in machine profile (see `aidoctor profiles`).")
 OfflineOpt = typer.Option(False, "--offline", help="Do not contact the package index; use its cached answers only.")
+DeepOpt = typer.Option(False, "--deep", help="Also import torch in the target Python and launch one tiny kernel.")
 TimeoutOpt = typer.Option(5.0, "--timeout", min=0.1, max=600, metavar="SECONDS",
                           help="Hard limit for each probe command and index request.")
 
@@ -69,7 +70,7 @@ def check(
     python: Optional[str] = PythonOpt,
     facts: Optional[Path] = FactsOpt,
     profile: Optional[str] = ProfileOpt,
-    deep: bool = typer.Option(False, "--deep", help="Also import torch in the target Python and launch one tiny kernel."),
+    deep: bool = DeepOpt,
     offline: bool = OfflineOpt,
     include_identifiers: bool = typer.Option(False, "--include-identifiers",
                                              help="Keep host name, serial numbers and paths in the report."),
@@ -98,7 +99,7 @@ def report(
     label: Optional[str] = typer.Option(None, "--label", metavar="NAME",
                                         help="What to call this machine in a fleet matrix. Default: none (a hash names it)."),
     python: Optional[str] = PythonOpt,
-    deep: bool = typer.Option(False, "--deep", help="Also import torch in the target Python and launch one tiny kernel."),
+    deep: bool = DeepOpt,
     offline: bool = OfflineOpt,
     include_identifiers: bool = typer.Option(False, "--include-identifiers",
                                              help="Keep host name, serials and paths; the host name becomes the label."),

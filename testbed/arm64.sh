@@ -28,6 +28,8 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 CHROOT_CA=/etc/ssl/certs/aidoctor-host-ca.crt
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
+# shellcheck source=testbed/debian.sh
+. "$(dirname "$SELF")/debian.sh"
 
 log() { echo "arm64-testbed: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -54,22 +56,6 @@ ensure_binfmt() {
     [[ -f $BINFMT_ENTRY ]] && echo -1 > "$BINFMT_ENTRY"
     grep -m1 '^:' "$BINFMT_CONF" > "$BINFMT_DIR/register"
     log "registered qemu-aarch64 with binfmt_misc"
-}
-
-host_suite() {
-    # shellcheck disable=SC1091
-    ( . /etc/os-release; [[ ${ID:-} == debian && -n ${VERSION_CODENAME:-} ]] &&
-        echo "$VERSION_CODENAME" || echo bookworm )
-}
-
-# The first Debian archive URI in the host's apt sources (deb822 or one-line format).
-host_mirror() {
-    local uri
-    uri=$( { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | cut -d' ' -f2-
-             grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-                 sed -E 's/\[[^]]*\]//' | awk '{print $2}'; } |
-           tr ' ' '\n' | grep -m1 -E '/debian/?$' || true)
-    echo "${uri:-http://deb.debian.org/debian}"
 }
 
 # A killed debootstrap can leave proc/sys mounted inside the root: unmount deepest first.

@@ -31,6 +31,8 @@ IMAGE=aidoctor-testbed
 # The root's marker time the image was imported from: a rebuilt root has a newer marker, so a new image.
 ROOT_LABEL=org.aidoctor.testbed.root-ready
 HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+# shellcheck source=testbed/debian.sh
+. "$HERE/debian.sh"
 
 log() { echo "docker-testbed: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -59,22 +61,6 @@ $(tail -n 20 "$DOCKERD_LOG")"
         sleep 0.5
     done
     log "dockerd $(docker version --format '{{.Server.Version}}') answers (pid $pid)"
-}
-
-host_suite() {
-    # shellcheck disable=SC1091
-    ( . /etc/os-release; [[ ${ID:-} == debian && -n ${VERSION_CODENAME:-} ]] &&
-        echo "$VERSION_CODENAME" || echo bookworm )
-}
-
-# The first Debian archive URI in the host's apt sources (deb822 or one-line format), as arm64.sh finds it.
-host_mirror() {
-    local uri
-    uri=$( { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | cut -d' ' -f2-
-             grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-                 sed -E 's/\[[^]]*\]//' | awk '{print $2}'; } |
-           tr ' ' '\n' | grep -m1 -E '/debian/?$' || true)
-    echo "${uri:-http://deb.debian.org/debian}"
 }
 
 # No chroot ever runs in this root (docker does), so nothing can be left mounted inside it.
