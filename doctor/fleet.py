@@ -373,8 +373,10 @@ class DockerTransport:
             client.api.exec_start(exec_id, detach=True)
             while client.api.exec_inspect(exec_id).get("Running", True):
                 if time.monotonic() >= deadline or cancel.is_set():
+                    # The engine starts each exec as its own process group: kill the group, children included
+                    # (dash, the usual /bin/sh, takes no `--` before a negative pid).
                     client.api.exec_start(client.api.exec_create(
-                        container.id, ["sh", "-c", f"kill -9 $(cat {workdir}/pid)"])["Id"], detach=True)
+                        container.id, ["sh", "-c", f"kill -9 -$(cat {workdir}/pid)"])["Id"], detach=True)
                     return Captured(argv, None, timed_out=True)
                 time.sleep(0.2)
             returncode = client.api.exec_inspect(exec_id).get("ExitCode")

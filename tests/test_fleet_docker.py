@@ -185,6 +185,21 @@ def test_containers_running_stopped_and_missing(client, make_container, tmp_path
     assert missing in absent["reason"], absent
 
 
+def test_a_hanging_check_in_a_running_container_times_out_and_is_cleaned_up(client, make_container, tmp_path):
+    running = make_container(start=True)
+    start = time.monotonic()
+    result = aidoctor("fleet", "collect", "--container", running, "--remote-command", "sleep 600",
+                      "--host-timeout", "3", "-o", str(tmp_path), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - start < 20
+    record = by_label(tmp_path)[f"container {running}"]
+    assert record["schema"] == FAILURE_SCHEMA and record["problem"] == "timeout", record
+    container = client.containers.get(running)
+    assert container.status == "running"  # the user's container lives on
+    processes = container.exec_run(["sh", "-c", "ls -A /tmp; cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output
+    assert b"aidoctor" not in processes and b"sleep 600" not in processes
+
+
 def test_an_image_entrypoint_that_prints_a_banner_is_bypassed(client, tmp_path):
     """NGC's images wrap every command in an entrypoint that prints a banner to stdout first."""
     import io
