@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Iterable, Protocol
 
 from .errors import BadInput
-from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, _Reject, parse_report
-from .report import MAX_LABEL_CHARS, write_atomically
+from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
+from .report import MAX_LABEL_CHARS, utc_timestamp, write_atomically
 from .system import Captured, LiveSystem
 
 # ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
@@ -173,13 +173,13 @@ def classify(target: Target, captured: Captured, options: CollectOptions) -> tup
         return failed("failed", f"the remote command exited with {captured.returncode}"
                       + (f": {last_error}" if last_error else ""))
     try:
-        if not isinstance(parse_report(captured.stdout, target.name), Failure):
-            report = json.loads(captured.stdout)
+        report = decode_json(captured.stdout)
+        if not isinstance(from_data(report, target.name), Failure):
             if target.label is not None:
                 report["label"] = target.label
             return report, None
         reason = "a collect-failure record, not a report"
-    except _Reject as exc:
+    except NotAReport as exc:
         reason = str(exc)
     return failed("garbage", f"not an aidoctor report: {reason}")
 
@@ -192,7 +192,7 @@ def _last_line(text: str) -> str:
 def failure_record(failure: Failure, seconds: float) -> dict:
     return {"schema": FAILURE_SCHEMA, "label": failure.name, "target": failure.source, "via": failure.via,
             "problem": failure.problem, "reason": failure.reason, "seconds": round(seconds, 2),
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "created_at": utc_timestamp()}
 
 
 def file_names(targets: Iterable[Target]) -> list[str]:

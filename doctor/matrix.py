@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -151,8 +151,8 @@ def machine_kind(machine: Machine) -> str:
 # -- reading reports -------------------------------------------------------------------------------------------
 
 
-class _Reject(Exception):
-    pass
+class NotAReport(Exception):
+    """Why some bytes or a file are not a report this aidoctor can merge."""
 
 
 def load_inputs(paths: Iterable[Path]) -> Inputs:
@@ -164,7 +164,7 @@ def load_inputs(paths: Iterable[Path]) -> Inputs:
     for path in _expand(paths, rejected):
         try:
             item = read_report(path, seen)
-        except _Reject as exc:
+        except NotAReport as exc:
             rejected.append(Rejected(str(path), str(exc)))
             continue
         (failures if isinstance(item, Failure) else members).append(item)
@@ -190,41 +190,51 @@ def read_report(path: Path, seen: dict[tuple, Cell] | None = None) -> Member | F
     try:
         size = os.stat(path).st_size
         if size > MAX_REPORT_BYTES:
-            raise _Reject(f"oversized: {size} bytes, more than the {MAX_REPORT_BYTES >> 20} MiB a report may have")
+            raise NotAReport(f"oversized: {size} bytes, more than the {MAX_REPORT_BYTES >> 20} MiB a report may have")
         with open(path, "rb") as handle:
             raw = handle.read(MAX_REPORT_BYTES + 1)  # the file may grow between stat and read
     except OSError as exc:
-        raise _Reject(f"cannot read: {exc.strerror or exc}") from None
+        raise NotAReport(f"cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_REPORT_BYTES:
-        raise _Reject(f"oversized: more than the {MAX_REPORT_BYTES >> 20} MiB a report may have")
+        raise NotAReport(f"oversized: more than the {MAX_REPORT_BYTES >> 20} MiB a report may have")
     return parse_report(raw, str(path), seen)
 
 
 def parse_report(raw: bytes, source: str, seen: dict[tuple, Cell] | None = None) -> Member | Failure:
-    """A report (or a collect failure record) from its bytes; _Reject says what is wrong with it."""
+    """A report (or a collect failure record) from its bytes; NotAReport says what is wrong with it."""
+    return from_data(decode_json(raw), source, seen)
+
+
+def decode_json(raw: bytes) -> dict:
+    """The JSON object in `raw`; NotAReport names what stops it being one (truncation, encoding, nesting)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Reject(f"not UTF-8 text (byte {exc.start})") from None
+        raise NotAReport(f"not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
-        raise _Reject("empty file")
+        raise NotAReport("empty file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         # A string or value cut off by the end of the file is what a truncated transfer looks like.
         truncated = not text[exc.pos:].strip() or exc.msg.startswith("Unterminated string")
-        raise _Reject(("truncated JSON: it ends" if truncated else "malformed JSON:")
+        raise NotAReport(("truncated JSON: it ends" if truncated else "malformed JSON:")
                       + f" {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise _Reject("malformed JSON: nested too deeply") from None
+        raise NotAReport("malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
-        raise _Reject("not a report: the JSON is not an object")
+        raise NotAReport("not a report: the JSON is not an object")
+    return data
+
+
+def from_data(data: dict, source: str, seen: dict[tuple, Cell] | None = None) -> Member | Failure:
+    """A decoded report or collect failure record, checked; `seen` shares checked verdicts between reports."""
     schema = data.get("schema")
     if schema == FAILURE_SCHEMA:
         return _failure(data, source)
     if schema != REPORT_SCHEMA:
         named = "no schema key" if schema is None else f"schema {_short(schema)}"
-        raise _Reject(f"{named}; this aidoctor reads {REPORT_SCHEMA} (write one with `aidoctor report`)")
+        raise NotAReport(f"{named}; this aidoctor reads {REPORT_SCHEMA} (write one with `aidoctor report`)")
     return _member(data, source, {} if seen is None else seen)
 
 
@@ -232,13 +242,13 @@ def _member(data: dict, source: str, seen: dict[tuple, Cell]) -> Member:
     machine = _machine(data.get("facts"))
     verdicts = data.get("verdicts")
     if not isinstance(verdicts, list):
-        raise _Reject("verdicts: expected a list")
+        raise NotAReport("verdicts: expected a list")
     smoke = _smoke(data.get("smoke", {}))
     cells: dict[str, Cell] = {}
     for i, verdict in enumerate(verdicts):
         cell = _cell(verdict, f"verdicts[{i}]", smoke, seen)
         if verdict["tool"] in cells:
-            raise _Reject(f"verdicts[{i}]: a second verdict for {_short(verdict['tool'])}")
+            raise NotAReport(f"verdicts[{i}]: a second verdict for {_short(verdict['tool'])}")
         cells[verdict["tool"]] = cell
     machine_id = _text(data, "machine_id", "report", optional=True)
     label = _text(data, "label", "report", optional=True)
@@ -259,7 +269,7 @@ def _machine(facts: Any) -> Machine:
     try:
         return Machine.from_json(facts, where="facts")
     except BadInput as exc:
-        raise _Reject(str(exc)) from None
+        raise NotAReport(str(exc)) from None
 
 
 def _cell(verdict: Any, where: str, smoke: dict[str, str], seen: dict[tuple, Cell]) -> Cell:
@@ -281,22 +291,22 @@ def _cell(verdict: Any, where: str, smoke: dict[str, str], seen: dict[tuple, Cel
 
 def _checked_cell(verdict: Any, where: str) -> Cell:
     if not isinstance(verdict, dict):
-        raise _Reject(f"{where}: expected an object")
+        raise NotAReport(f"{where}: expected an object")
     tool = _text(verdict, "tool", where)
     status = verdict.get("status")
     if status not in STATUSES:
-        raise _Reject(f"{where}.status: {_short(status)} is not one of {', '.join(STATUSES)}")
+        raise NotAReport(f"{where}.status: {_short(status)} is not one of {', '.join(STATUSES)}")
     return Cell(status, _text(verdict, "installed", where, optional=True), _texts(verdict, "reasons", where),
                 _texts(verdict, "fixes", where), _texts(verdict, "sources", where))
 
 
 def _smoke(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise _Reject("smoke: expected an object")
+        raise NotAReport("smoke: expected an object")
     out = {}
     for tool, result in value.items():
         if not isinstance(result, dict) or not isinstance(result.get("passed"), bool):
-            raise _Reject(f"smoke.{_short(tool)}: expected an object with passed true/false")
+            raise NotAReport(f"smoke.{_short(tool)}: expected an object with passed true/false")
         if result["passed"]:
             out[tool] = "passed"
         else:
@@ -318,9 +328,9 @@ def _text(data: dict, key: str, where: str, optional: bool = False) -> str | Non
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise _Reject(f"{where}.{key}: expected a string, got {_short(value)}")
+        raise NotAReport(f"{where}.{key}: expected a string, got {_short(value)}")
     if len(value) > MAX_TEXT_CHARS:
-        raise _Reject(f"{where}.{key}: {len(value)} characters, more than {MAX_TEXT_CHARS}")
+        raise NotAReport(f"{where}.{key}: {len(value)} characters, more than {MAX_TEXT_CHARS}")
     return value
 
 
@@ -328,7 +338,7 @@ def _texts(data: dict, key: str, where: str) -> tuple[str, ...]:
     value = data.get(key, [])
     # map() keeps the per-item checks in C: a 10,000-report merge checks over a million strings.
     if type(value) is not list or not set(map(type, value)) <= {str} or max(map(len, value), default=0) > MAX_TEXT_CHARS:
-        raise _Reject(f"{where}.{key}: expected a list of strings of at most {MAX_TEXT_CHARS} characters")
+        raise NotAReport(f"{where}.{key}: expected a list of strings of at most {MAX_TEXT_CHARS} characters")
     return tuple(value)
 
 
@@ -381,7 +391,7 @@ class Matrix:
     failures: tuple[Failure, ...] = ()
     rejected: tuple[Rejected, ...] = ()
     superseded: tuple[Rejected, ...] = ()  # an older report of a machine that has a newer one here
-    generated_by: str = field(default="")
+    generated_by: str = ""
 
     @property
     def machines(self) -> int:

@@ -102,17 +102,18 @@ def render_terminal(matrix: Matrix, out: Console, reasons: bool = False) -> None
         for drift in matrix.drift:
             values = "; ".join(f"{visible(v)}: {', '.join(visible(n) for n in names)}" for v, names in drift.values)
             out.print(Text(f"  {visible(drift.kind)} · {visible(drift.aspect)}: {values}"))
-    _terminal_list(out, "Not collected", [f"{f.name} ({f.via}): {f.problem}: {f.reason}" for f in matrix.failures],
-                   "red")
-    _terminal_list(out, "Rejected files", [f"{r.source}: {r.reason}" for r in matrix.rejected], "red")
-    _terminal_list(out, "Superseded", [f"{r.source}: {r.reason}" for r in matrix.superseded], "dim")
+    for (title, lines), style in zip(_notes(matrix), ("red", "red", "dim")):
+        if lines:
+            out.print(Text(f"\n{title}:", style=f"bold {style}"))
+            for line in lines:
+                out.print(Text(f"  {visible(line)}"))
 
 
-def _terminal_list(out: Console, title: str, lines: list[str], style: str) -> None:
-    if lines:
-        out.print(Text(f"\n{title}:", style=f"bold {style}"))
-        for line in lines:
-            out.print(Text(f"  {visible(line)}"))
+def _notes(matrix: Matrix) -> tuple[tuple[str, list[str]], ...]:
+    """What did not make it into the table, one raw line each, for the terminal and Markdown."""
+    return (("Not collected", [f"{f.name} ({f.via}): {f.problem}: {f.reason}" for f in matrix.failures]),
+            ("Rejected files", [f"{r.source}: {r.reason}" for r in matrix.rejected]),
+            ("Superseded", [f"{r.source}: {r.reason}" for r in matrix.superseded]))
 
 
 # -- Markdown --------------------------------------------------------------------------------------------------
@@ -160,9 +161,7 @@ def render_markdown(matrix: Matrix) -> str:
         for drift in matrix.drift:
             values = "; ".join(f"{md(v)}: {md(', '.join(names))}" for v, names in drift.values)
             lines.append(f"| {md(drift.kind)} | {md(drift.aspect)} | {values} |")
-    for title, rows in (("Not collected", [f"{f.name} ({f.via}): {f.problem}: {f.reason}" for f in matrix.failures]),
-                        ("Rejected files", [f"{r.source}: {r.reason}" for r in matrix.rejected]),
-                        ("Superseded", [f"{r.source}: {r.reason}" for r in matrix.superseded])):
+    for title, rows in _notes(matrix):
         if rows:
             lines += ["", f"## {title}", "", *(f"- {md(row)}" for row in rows)]
     return "\n".join(lines) + "\n"

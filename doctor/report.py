@@ -63,8 +63,12 @@ def make_report(request: CheckRequest, label: str | None = None) -> dict:
         label = socket.gethostname()
     report["label"] = check_label(label)
     report["machine_id"] = local_machine_id()
-    report["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report["created_at"] = utc_timestamp()
     return report
+
+
+def utc_timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def write_report(report: dict, destination: str) -> None:

@@ -81,6 +81,7 @@ def build() -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
 def file_name() -> str:
     """Versioned and content-addressed, so a stale copy on a remote is never run by mistake."""
     return f"aidoctor-{__version__}-{hashlib.sha256(build()).hexdigest()[:12]}.pyz"

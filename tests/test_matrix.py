@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from aidoctor.doctor.matrix import (ABSENT, MAX_REPORT_BYTES, Inputs, build_matrix, load_inputs, parse_report,
-                                    profile_members)
+from aidoctor.doctor.matrix import (ABSENT, MAX_REPORT_BYTES, Inputs, NotAReport, build_matrix, load_inputs,
+                                    parse_report, profile_members)
 from aidoctor.doctor.render_matrix import render_csv, render_markdown, render_terminal, visible
 
 REPORTS = Path(__file__).parent / "fixtures" / "reports"
@@ -140,9 +140,7 @@ def test_bad_files_are_rejected_by_name_and_the_rest_merge(tmp_path, content, re
 def test_reports_with_wrong_types_are_rejected_with_the_key(edit, reason):
     data = _report()
     edit(data)
-    from aidoctor.doctor.matrix import _Reject
-
-    with pytest.raises(_Reject) as error:
+    with pytest.raises(NotAReport) as error:
         parse_report(json.dumps(data).encode(), "r.json")
     assert reason in str(error.value), str(error.value)
 
