@@ -10,7 +10,8 @@ import pytest
 from aidoctor.doctor.deep import kernel_failure, parse_deep_output, run
 from aidoctor.doctor.system import LiveSystem
 
-from .test_pyenv import CPU_WHEEL, make_venv
+from .cpu_torch import CPU_WHEEL, require_cpu_wheel
+from .test_pyenv import make_venv
 
 # What the script printed on a machine whose first CUDA kernel failed: the shape of
 # bitsandbytes#1930 / pytorch-cpu-feedstock#303 (is_available() True, launch fails).
@@ -47,8 +48,7 @@ def test_a_hanging_target_costs_the_timeout(tmp_path):
 
 @pytest.fixture(scope="module")
 def torch_with_deps(tmp_path_factory):
-    if not CPU_WHEEL.exists() or sys.version_info[:2] != (3, 11):
-        pytest.skip(f"needs {CPU_WHEEL} and CPython 3.11")
+    require_cpu_wheel()
     python, _ = make_venv(tmp_path_factory.mktemp("deep") / "venv")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                     "--disable-pip-version-check", str(CPU_WHEEL)], check=True)

@@ -23,10 +23,11 @@ from aidoctor.doctor import envstate
 from aidoctor.doctor.system import LiveSystem
 from aidoctor.wheels.store import Wheelhouse
 
+from .cpu_torch import CPU_WHEEL, require_cpu_wheel
+
 pytestmark = pytest.mark.network
 
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
-CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
 # The package index made unreachable: pip's own configuration (extra indexes, find-links) is dropped too.
 NO_NETWORK = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
               "AIDOCTOR_INDEX_URL": "http://127.0.0.1:9/pypi"}
@@ -35,10 +36,7 @@ NO_NETWORK = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": "http://127.0.0.1
 @pytest.fixture(scope="session")
 def template_env(tmp_path_factory) -> Path:
     """A venv with the CPU torch 2.13.0 wheel and its requirements: the user's working torch."""
-    if not CPU_WHEEL.exists():
-        pytest.skip(f"{CPU_WHEEL} is not here")
-    if sys.version_info[:2] != (3, 11):
-        pytest.skip("the local CPU torch wheel is for CPython 3.11")
+    require_cpu_wheel()
     env = tmp_path_factory.mktemp("template") / "env"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
     subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", str(CPU_WHEEL)], check=True,

@@ -24,8 +24,9 @@ from aidoctor.doctor.probes import OWNED, pyenv
 from aidoctor.doctor.system import LiveSystem
 from aidoctor.recipes import watched_dists
 
+from .cpu_torch import CPU_WHEEL, require_cpu_wheel
+
 FIXTURES = Path(__file__).parent / "fixtures" / "torch"
-CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
 
 # What each excerpt holds, as read with `grep -a` from the whole library (README.md).
 ARCH_LISTS = {
@@ -425,10 +426,7 @@ def test_a_hanging_interpreter_is_given_up_after_the_timeout(tmp_path):
 
 @pytest.fixture(scope="module")
 def torch_venv(tmp_path_factory):
-    if not CPU_WHEEL.exists():
-        pytest.skip(f"{CPU_WHEEL} is not here")
-    if sys.version_info[:2] != (3, 11):
-        pytest.skip("the local CPU torch wheel is for CPython 3.11")
+    require_cpu_wheel()
     python, _ = make_venv(tmp_path_factory.mktemp("torch") / "venv")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
                     "--disable-pip-version-check", "-q", str(CPU_WHEEL)], check=True)

@@ -37,7 +37,8 @@ from aidoctor.doctor.smoke import (
 from aidoctor.doctor.system import CommandResult, LiveSystem
 from aidoctor.recipes import all_tools
 
-CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
+from .cpu_torch import CPU_WHEEL, require_cpu_wheel
+
 SMOKE_DIR = Path(aidoctor.recipes.__file__).parent / "smoke"
 
 PEFT_PASS = r'''AIDOCTOR-SMOKE {"begin": "device", "kernel": null}
@@ -372,10 +373,7 @@ def wheel_requirements(wheel: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def smoke_venv(tmp_path_factory):
     """One venv for the session: the local CPU torch wheel, its requirements and the tools from PyPI."""
-    if not CPU_WHEEL.exists():
-        pytest.skip(f"{CPU_WHEEL} is not here")
-    if sys.version_info[:2] != (3, 11):
-        pytest.skip("the local CPU torch wheel is for CPython 3.11")
+    require_cpu_wheel()
     where = tmp_path_factory.mktemp("smoke") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
     python = where / "bin" / "python"
