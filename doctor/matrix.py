@@ -218,8 +218,9 @@ def decode_json(raw: bytes) -> dict:
     except json.JSONDecodeError as exc:
         # A string or value cut off by the end of the file is what a truncated transfer looks like.
         truncated = not text[exc.pos:].strip() or exc.msg.startswith("Unterminated string")
-        raise NotAReport(("truncated JSON: it ends" if truncated else "malformed JSON:")
-                      + f" {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise NotAReport(f"truncated JSON: it stops mid-value ({exc.msg} at {where})" if truncated
+                         else f"malformed JSON: {exc.msg} at {where}") from None
     except RecursionError:
         raise NotAReport("malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
