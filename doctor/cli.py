@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 import typer
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, AidoctorError
+from .core.errors import EXIT_BAD_INPUT, AidoctorError
 
 app = typer.Typer(
     name="aidoctor",
@@ -77,8 +77,8 @@ def check(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Probe this machine (or read facts) and say, tool by tool, whether it can work here."""
-    from .check import CheckRequest, run_check
-    from .render import console, print_json, render_check
+    from .check.engine import CheckRequest, run_check
+    from .render.terminal import console, print_json, render_check
 
     _one_source(facts, profile, python)
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=tuple(tool or ()),
@@ -106,8 +106,8 @@ def report(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Write this machine's report for `aidoctor matrix`: the check, smoke results, a label or hash, no identifiers."""
-    from .check import CheckRequest
-    from .report import check_label, make_report, write_report
+    from .check.engine import CheckRequest
+    from .fleet.report import check_label, make_report, write_report
 
     check_label(label)  # before the probes run: a bad label should not cost a check
     request = CheckRequest(python=python, offline=offline, deep=deep, include_identifiers=include_identifiers,
@@ -126,8 +126,8 @@ def explain(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Show every rule behind one tool's verdict: which apply here, why, the fix and the source."""
-    from .check import CheckRequest, run_check, select_tools
-    from .render import console, render_explain
+    from .check.engine import CheckRequest, run_check, select_tools
+    from .render.terminal import console, render_explain
 
     _one_source(facts, profile, python)
     (chosen,) = select_tools((tool,))
@@ -140,8 +140,8 @@ def explain(
 @_guarded
 def profiles() -> None:
     """List the built-in profiles of real machines."""
-    from .profiles import all_profiles
-    from .render import console, render_profiles
+    from .check.profiles import all_profiles
+    from .render.terminal import console, render_profiles
 
     render_profiles(all_profiles().values(), console())
 
@@ -155,9 +155,9 @@ def compare(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Side by side: which tools can work on each machine, and how."""
-    from .check import CheckRequest, run_check
-    from .profiles import load
-    from .render import console, print_json, render_compare
+    from .check.engine import CheckRequest, run_check
+    from .check.profiles import load
+    from .render.terminal import console, print_json, render_compare
 
     if len(names) < 2:
         raise AidoctorError("compare needs at least two profiles, e.g. aidoctor compare dgx-spark mac-studio-m4-max")
@@ -192,7 +192,7 @@ def matrix(
     its reason; the rest merged), 2 when nothing could be merged.
     """
     from . import __version__
-    from .matrix import build_matrix, load_inputs, profile_members
+    from .fleet.matrix import build_matrix, load_inputs, profile_members
 
     if output_format not in MATRIX_FORMATS:
         raise AidoctorError(f"--format {output_format!r}: pick one of {', '.join(MATRIX_FORMATS)}")
@@ -215,8 +215,8 @@ def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: b
 
     from rich.console import Console
 
-    from . import render_matrix
-    from .render import console
+    from .render import matrix as render_matrix
+    from .render.terminal import console
 
     if output_format == "terminal":
         if output is None:
@@ -228,7 +228,7 @@ def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: b
     elif output_format == "json":
         text = json.dumps(merged.to_json(), indent=2) + "\n"
     elif output_format == "html":
-        from .render_html import render_html
+        from .render.html import render_html
 
         text = render_html(merged)
     else:
@@ -236,7 +236,7 @@ def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: b
     if output is None:
         sys.stdout.write(text)
     else:
-        from .report import write_atomically
+        from .fleet.report import write_atomically
 
         write_atomically(output, text)
         typer.echo(f"wrote {output_format} matrix of {merged.machines} machine(s) to {output}", err=True)
@@ -283,9 +283,9 @@ def fleet_collect(
 
     Exit 0 when every machine gave a report, 1 when some did not (each has a file saying why), 2 on bad input.
     """
-    from .fleet import CollectOptions, collect, docker_targets, parse_destination, read_hosts_file
-    from .render import console
-    from .render_matrix import CollectProgress
+    from .fleet.collect import CollectOptions, collect, docker_targets, parse_destination, read_hosts_file
+    from .render.terminal import console
+    from .render.matrix import CollectProgress
 
     targets = read_hosts_file(hosts_file) if hosts_file else []
     targets += [parse_destination(h, "--host") for h in host or ()]
@@ -310,8 +310,8 @@ def fleet_collect(
 def fleet_zipapp(output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
                                              help="Where to write the zip, e.g. /shared/aidoctor.pyz.")) -> None:
     """Write aidoctor as one zip that any python3 >= 3.10 runs (`python3 FILE report`), for nodes without it."""
-    from .report import write_atomically
-    from .zipapp import build
+    from .fleet.report import write_atomically
+    from .fleet.zipapp import build
 
     write_atomically(output, build())
     typer.echo(f"wrote {output}; run it on a node with: python3 {output} report -o REPORT.json")
@@ -345,10 +345,10 @@ def install(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Get a working wheel for this machine, keep it in the wheelhouse, install it without touching torch, and prove it."""
-    from .install import execute, prepare
-    from .plan import InstallRequest, Route
-    from .render import console, print_json
-    from .render_install import ConsoleReporter, render_plan, render_smoke
+    from .install.run import execute, prepare
+    from .install.plan import InstallRequest, Route
+    from .render.terminal import console, print_json
+    from .render.install import ConsoleReporter, render_plan, render_smoke
 
     name, version = _split_version(tool)
     request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,
@@ -388,12 +388,13 @@ def smoke_command(
     timeout: float = typer.Option(600.0, "--timeout", min=1, metavar="SECONDS", help="Limit for the whole test."),
 ) -> None:
     """Run one tool's training smoke test in the target Python; say which kernel failed and why."""
-    from . import envstate
-    from .check import default_python, select_tools
-    from .render import console, print_json
-    from .render_install import render_smoke
-    from .smoke import SmokeStore, run_smoke
-    from .system import LiveSystem
+    from .install import envstate
+    from .check.engine import default_python, select_tools
+    from .render.terminal import console, print_json
+    from .render.install import render_smoke
+    from .core.smoke_store import SmokeStore
+    from .install.smoke import run_smoke
+    from .core.system import LiveSystem
 
     (chosen,) = select_tools((tool,))
     if chosen.recipe is None or chosen.recipe.smoke is None:
@@ -420,8 +421,8 @@ def wheels_list(wheelhouse: Optional[Path] = WheelhouseOpt,
                 json_out: bool = typer.Option(False, "--json", help="Print the provenance records as JSON.")) -> None:
     """Every stored wheel with its sha256, origin, build key and smoke result."""
     from ..wheels.store import Wheelhouse, default_root
-    from .render import console, print_json
-    from .render_install import render_wheels
+    from .render.terminal import console, print_json
+    from .render.install import render_wheels
 
     store = Wheelhouse(wheelhouse or default_root())
     wheels = store.wheels()

@@ -10,8 +10,8 @@ import functools
 import importlib
 import pkgutil
 
-from ..doctor.facts import canonical_name
-from ..doctor.rules import Tool
+from ..doctor.core.facts import canonical_name
+from ..doctor.dsl.rules import Tool
 
 
 @functools.cache

@@ -6,8 +6,8 @@ torch >= 2.0 and Python >= 3.10 (the index applies the latter).
 
 from __future__ import annotations
 
-from ..doctor.recipe import Recipe
-from ..doctor.rules import Tool, conflicts, installed, version
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import Tool, conflicts, installed, version
 
 RULES = (
     conflicts(

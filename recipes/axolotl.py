@@ -9,7 +9,7 @@ WSL or Docker.
 
 from __future__ import annotations
 
-from ..doctor.rules import Tool, arch_is, caveat, conflicts, gpu_cc, installed, on_linux, on_macos, on_windows, version
+from ..doctor.dsl.rules import Tool, arch_is, caveat, conflicts, gpu_cc, installed, on_linux, on_macos, on_windows, version
 from .torch import l4t, linux_cuda, no_gpu
 
 SRC_README = "https://github.com/axolotl-ai-cloud/axolotl/blob/main/README.md"

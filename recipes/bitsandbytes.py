@@ -10,9 +10,9 @@ AVX2 on x86_64; on MPS 4-bit works and 8-bit optimizers are in progress.
 
 from __future__ import annotations
 
-from ..doctor.buildflags import bitsandbytes_env
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.dsl.buildflags import bitsandbytes_env
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Tool, apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson,
     needs_build, nvidia_gpu, on_linux, on_macos, torch_cuda,
 )

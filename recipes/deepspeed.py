@@ -9,10 +9,10 @@ Without CUDA it picks the `cpu` accelerator (on a Mac `mps`).
 
 from __future__ import annotations
 
-from ..doctor.buildflags import deepspeed_env
-from ..doctor.facts import parse_version
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.dsl.buildflags import deepspeed_env
+from ..doctor.core.facts import parse_version
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Ctx, Tool, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
     on_macos, on_windows, version,
 )

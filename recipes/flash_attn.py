@@ -10,9 +10,9 @@ with CUDA >= 13); 121 or 87 would give PTX only. Each nvcc job takes about
 
 from __future__ import annotations
 
-from ..doctor.buildflags import flash_attn_env
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.dsl.buildflags import flash_attn_env
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Tool, caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only,
 )

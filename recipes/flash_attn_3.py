@@ -10,7 +10,7 @@ MAX_JOBS stays low.
 
 from __future__ import annotations
 
-from ..doctor.rules import (
+from ..doctor.dsl.rules import (
     Tool, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux,
     on_macos, on_windows, torch_cpu_only,
 )

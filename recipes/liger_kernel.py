@@ -7,7 +7,7 @@ that "inherits Triton's hardware compatibility": Linux with an NVIDIA (CC
 
 from __future__ import annotations
 
-from ..doctor.rules import (
+from ..doctor.dsl.rules import (
     Tool, caveat, conflicts, gpu_cc, installed, is_installed, needs_build, on_linux, on_macos, on_windows,
 )
 from .torch import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu, nvcc

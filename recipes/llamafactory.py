@@ -8,7 +8,7 @@ unless DISABLE_VERSION_CHECK=1.
 
 from __future__ import annotations
 
-from ..doctor.rules import Tool, caveat, conflicts, installed, nvidia_gpu, on_linux, on_macos, on_windows, version
+from ..doctor.dsl.rules import Tool, caveat, conflicts, installed, nvidia_gpu, on_linux, on_macos, on_windows, version
 from .torch import no_gpu
 
 SRC_README = "https://github.com/hiyouga/LLaMA-Factory/blob/main/README.md"

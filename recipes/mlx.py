@@ -10,10 +10,10 @@ Jetson (Orin's 8.7 iGPU, Thor's 11.0).
 
 from __future__ import annotations
 
-from ..doctor.cuda import code_for
-from ..doctor.facts import Machine
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.core.nvidia import code_for
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Ctx, Tool, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu,
     on_linux, on_macos, on_windows, translated_python,
 )

@@ -7,8 +7,8 @@ Where mlx cannot run (Intel Macs, macOS < 14, Jetsons), neither can mlx-lm.
 
 from __future__ import annotations
 
-from ..doctor.recipe import Recipe
-from ..doctor.rules import Tool, caveat, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import Tool, caveat, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux
 from .mlx import MAC_RULES, backend_extras, mlx_lacks_code, no_cuda_backend, server_nvidia
 
 SRC_PYPI = "https://pypi.org/project/mlx-lm/0.32.2/"

@@ -6,8 +6,8 @@ A pure-Python wheel that runs wherever torch does (CUDA, MPS, CPU); peft
 
 from __future__ import annotations
 
-from ..doctor.recipe import Recipe
-from ..doctor.rules import Tool, conflicts, installed, version
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import Tool, conflicts, installed, version
 
 RULES = (
     conflicts(

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from ..doctor.deep import kernel_failure
-from ..doctor.cuda import code_for, driver_floor, jetpack_for_l4t, parse_arch
-from ..doctor.facts import parse_version
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.probes.deep import kernel_failure
+from ..doctor.core.nvidia import code_for, driver_floor, jetpack_for_l4t, parse_arch
+from ..doctor.core.facts import parse_version
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Cond, Ctx, Tool, apple_silicon, arch_is, caveat, check, conflicts, cuda_toolkit, gpu_cc, is_installed, jetson,
     macos, mps_unusable, needs_build, no_cuda_toolkit, nvidia_driver, nvidia_gpu, on_linux, on_macos, on_windows,
     torch_cpu_only, translated_python, version,

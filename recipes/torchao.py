@@ -7,7 +7,7 @@ a pure-Python wheel, so its C++/CUDA extensions are missing on aarch64
 
 from __future__ import annotations
 
-from ..doctor.rules import Tool, arch_is, caveat, gpu_cc, nvidia_gpu, on_linux, on_macos
+from ..doctor.dsl.rules import Tool, arch_is, caveat, gpu_cc, nvidia_gpu, on_linux, on_macos
 
 SRC_README = "https://github.com/pytorch/ao/blob/main/README.md"
 SRC_PYPI = "https://pypi.org/project/torchao/0.18.0/"

@@ -7,7 +7,7 @@ with torch 2.6.0.
 
 from __future__ import annotations
 
-from ..doctor.rules import Tool, always, caveat
+from ..doctor.dsl.rules import Tool, always, caveat
 
 RULES = (
     caveat(

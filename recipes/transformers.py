@@ -7,8 +7,8 @@ and supports torch 2.6 or later.
 
 from __future__ import annotations
 
-from ..doctor.recipe import Recipe
-from ..doctor.rules import Tool, conflicts, installed, version
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import Tool, conflicts, installed, version
 
 RULES = (
     conflicts(

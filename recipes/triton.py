@@ -8,9 +8,9 @@ ones on Thor (sm_110a). triton 3.9.0 bundles ptxas 13.4, used for CC >= 9.0.
 
 from __future__ import annotations
 
-from ..doctor.buildflags import triton_runtime_env
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.dsl.buildflags import triton_runtime_env
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Tool, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
     on_macos, on_windows, version,
 )

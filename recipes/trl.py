@@ -7,8 +7,8 @@ and transformers >= 4.56.2; its vLLM integration (trl[vllm]) takes vllm
 
 from __future__ import annotations
 
-from ..doctor.recipe import Recipe
-from ..doctor.rules import Tool, caveat, conflicts, installed, version
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import Tool, caveat, conflicts, installed, version
 
 SRC = "https://pypi.org/project/trl/1.16.0/"
 

@@ -9,9 +9,9 @@ inside the NGC PyTorch container to keep that torch build.
 
 from __future__ import annotations
 
-from ..doctor.buildflags import triton_runtime_env
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.dsl.buildflags import triton_runtime_env
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Tool, apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only, version,
 )

@@ -9,7 +9,7 @@ build or the MLX-based vllm-metal plugin.
 
 from __future__ import annotations
 
-from ..doctor.rules import (
+from ..doctor.dsl.rules import (
     Tool, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
     nvidia_driver, on_linux, on_macos, on_windows, version,
 )

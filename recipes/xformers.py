@@ -10,9 +10,9 @@ build on aarch64, so it is built without it.
 
 from __future__ import annotations
 
-from ..doctor.buildflags import xformers_env
-from ..doctor.recipe import Recipe
-from ..doctor.rules import (
+from ..doctor.dsl.buildflags import xformers_env
+from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.rules import (
     Tool, arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos,
     torch_cpu_only,
 )

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.build import (
+from aidoctor.doctor.install.build import (
     BuildFailed, Log, compile_wheel, halved, is_compiler_run, killed_for_memory, parse_progress, prepare_source,
 )
-from aidoctor.doctor.plan import Step
-from aidoctor.doctor.system import CommandResult, LiveSystem
+from aidoctor.doctor.install.plan import Step
+from aidoctor.doctor.core.system import CommandResult, LiveSystem
 
 FIXTURE = Path(__file__).parent / "fixtures" / "oomtest"
 

@@ -12,13 +12,13 @@ from dataclasses import replace
 
 import pytest
 
-from aidoctor.doctor import buildflags
-from aidoctor.doctor.buildflags import (
+from aidoctor.doctor.dsl import buildflags
+from aidoctor.doctor.dsl.buildflags import (
     bitsandbytes_cmake_args, deepspeed_env, flash_attn_cuda_archs, flash_attn_env, max_jobs, ptxas_missing,
     torch_cuda_arch_list, triton_ptxas_path, xformers_env,
 )
-from aidoctor.doctor.facts import Cpu, Gpu, Machine, TorchBuild
-from aidoctor.doctor.profiles import load
+from aidoctor.doctor.core.facts import Cpu, Gpu, Machine, TorchBuild
+from aidoctor.doctor.check.profiles import load
 from aidoctor.recipes import all_tools
 
 PROFILES = ("dgx-spark", "gh200", "jetson-agx-orin", "jetson-thor", "h100", "rtx-4090", "mac-studio-m4-max",
@@ -308,7 +308,7 @@ def test_recipes_declare_what_the_brief_fixes():
 @pytest.mark.parametrize("profile, forced", [("jetson-agx-orin", True), ("jetson-thor", False), ("dgx-spark", False),
                                              ("gh200", False)])
 def test_bitsandbytes_is_built_on_an_l4t_jetson_only(profile, forced):
-    from aidoctor.doctor.rules import Ctx
+    from aidoctor.doctor.dsl.rules import Ctx
 
     assert all_tools()["bitsandbytes"].recipe.force_build(Ctx(load(profile).machine)) is forced
 

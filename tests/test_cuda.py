@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aidoctor.doctor.cuda import code_for, driver_floor, jetpack_for_l4t, parse_arch
+from aidoctor.doctor.core.nvidia import code_for, driver_floor, jetpack_for_l4t, parse_arch
 
 TORCH_215_AARCH64 = ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")  # compat-facts §2, read from the wheel
 

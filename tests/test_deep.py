@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from aidoctor.doctor.deep import kernel_failure, parse_deep_output, run
-from aidoctor.doctor.system import LiveSystem
+from aidoctor.doctor.probes.deep import kernel_failure, parse_deep_output, run
+from aidoctor.doctor.core.system import LiveSystem
 
 from .cpu_torch import CPU_WHEEL, require_cpu_wheel
 from .test_pyenv import make_venv

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aidoctor.doctor.errors import BadInput
-from aidoctor.doctor.facts import Jetson, Machine
+from aidoctor.doctor.core.errors import BadInput
+from aidoctor.doctor.core.facts import Jetson, Machine
 
 
 def test_a_partial_facts_object_leaves_the_rest_unknown():

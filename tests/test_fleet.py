@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor import zipapp
-from aidoctor.doctor.errors import BadInput
-from aidoctor.doctor.fleet import (UNREACHABLE, CollectOptions, Target, classify, file_names, parse_destination,
-                                   parse_hosts, remote_shell_command, ssh_argv)
-from aidoctor.doctor.matrix import FAILURE_SCHEMA
-from aidoctor.doctor.system import Captured
+from aidoctor.doctor.fleet import zipapp
+from aidoctor.doctor.core.errors import BadInput
+from aidoctor.doctor.fleet.collect import (UNREACHABLE, CollectOptions, Target, classify, file_names, parse_hosts, remote_shell_command, ssh_argv)
+from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
+from aidoctor.doctor.core.system import Captured
 
 from . import sshd
 
@@ -118,7 +117,7 @@ def test_the_zip_runs_on_a_bare_python_and_writes_a_report(tmp_path):
     pyz.write_bytes(zipapp.build())
     names = zipfile.ZipFile(pyz).namelist()
     assert not [n for n in names if n.endswith((".so", ".pyc"))]
-    assert "aidoctor/doctor/profiles/dgx-spark.json" in names
+    assert "aidoctor/doctor/check/profiles/dgx-spark.json" in names
     # -I -S: no site-packages, no user site, no PYTHON* variables: only the stdlib and the zip.
     result = subprocess.run([sys.executable, "-I", "-S", str(pyz), "report", "--offline", "--label", "bare"],
                             capture_output=True, timeout=60)
@@ -228,7 +227,7 @@ def test_a_bad_hosts_file_is_one_line_and_exit_2(tmp_path):
 
 
 def test_machine_id_is_a_salted_hash_of_machine_id_5():
-    from aidoctor.doctor.report import machine_hash, parse_machine_id
+    from aidoctor.doctor.fleet.report import machine_hash, parse_machine_id
 
     raw = "4c4c4544004d3510804bb4c04f4d4d32"
     assert parse_machine_id(raw.upper() + "\n") == raw

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.facts import Machine
-from aidoctor.doctor.index import (CACHE_TTL_S, Index, Project, http_get, parse_project_json, platform_tags,
+from aidoctor.doctor.core.facts import Machine
+from aidoctor.doctor.check.index import (CACHE_TTL_S, Index, Project, http_get, parse_project_json, platform_tags,
                                    select)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "index"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor import envstate
-from aidoctor.doctor.system import LiveSystem
+from aidoctor.doctor.install import envstate
+from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.wheels.store import Wheelhouse
 
 from .cpu_torch import CPU_WHEEL, require_cpu_wheel

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from aidoctor.doctor.matrix import (ABSENT, MAX_REPORT_BYTES, Inputs, NotAReport, build_matrix, load_inputs,
+from aidoctor.doctor.fleet.matrix import (ABSENT, MAX_REPORT_BYTES, NotAReport, build_matrix, load_inputs,
                                     parse_report, profile_members)
-from aidoctor.doctor.render_matrix import render_csv, render_markdown, render_terminal, visible
+from aidoctor.doctor.render.matrix import render_csv, render_markdown, render_terminal, visible
 
 REPORTS = Path(__file__).parent / "fixtures" / "reports"
 CLI = [sys.executable, "-m", "aidoctor.doctor"]

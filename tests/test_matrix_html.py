@@ -27,11 +27,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from aidoctor.doctor.facts import Gpu, Machine
-from aidoctor.doctor.matrix import (Cell, Failure, Inputs, Matrix, Member, Rejected, build_matrix,
+from aidoctor.doctor.core.facts import Gpu, Machine
+from aidoctor.doctor.fleet.matrix import (Cell, Failure, Inputs, Matrix, Member, Rejected, build_matrix,
                                     profile_members)
-from aidoctor.doctor.render_html import render_html
-from aidoctor.doctor.render_matrix import cell_reason, cell_summary, visible
+from aidoctor.doctor.render.html import render_html
+from aidoctor.doctor.render.matrix import cell_reason, cell_summary, visible
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.envstate import Dist, EnvState
-from aidoctor.doctor.facts import TorchBuild
-from aidoctor.doctor.index import Availability
-from aidoctor.doctor.plan import InstallRequest, Paths, Route, Stored, build_key, key_id, make_plan
-from aidoctor.doctor.profiles import load
-from aidoctor.doctor.verdicts import evaluate
+from aidoctor.doctor.install.envstate import Dist, EnvState
+from aidoctor.doctor.core.facts import TorchBuild
+from aidoctor.doctor.check.index import Availability
+from aidoctor.doctor.install.plan import InstallRequest, Paths, Route, Stored, build_key, key_id, make_plan
+from aidoctor.doctor.check.profiles import load
+from aidoctor.doctor.check.verdicts import evaluate
 from aidoctor.recipes import all_tools, watched_dists
 
 TORCH = {"dgx-spark": ("2.10.0", "13.0"), "gh200": ("2.15.0", "13.2"), "h100": ("2.15.0", "13.2"),

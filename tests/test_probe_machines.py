@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.facts import Apple, Cpu, Gpu, Jetson
-from aidoctor.doctor.probes import Options, apple, collect, host, jetson, nvidia
-from aidoctor.doctor.system import LiveSystem, ReplaySystem
+from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson
+from aidoctor.doctor.probes import apple, host, jetson, nvidia
+from aidoctor.doctor.probes.collect import Options, collect
+from aidoctor.doctor.core.system import LiveSystem, ReplaySystem
 
 MACHINES = Path(__file__).parent / "machines"
 ARM_SERVER_FEATURES = {"neon", "sve", "sve2", "bf16", "i8mm"}
@@ -261,8 +262,8 @@ def test_a_hanging_nvidia_smi_on_this_host(tmp_path, monkeypatch):
 
 def test_an_emulated_aarch64_userland_does_not_take_the_hosts_cpu():
     """Under qemu-user an arm64 chroot reads the x86 host's /proc/cpuinfo (seen in testbed/arm64.sh)."""
-    from aidoctor.doctor.facts import Cpu
-    from aidoctor.doctor.probes import derive
+    from aidoctor.doctor.core.facts import Cpu
+    from aidoctor.doctor.probes.collect import derive
 
     unknown: dict[str, str] = {}
     facts = derive({"os": "linux", "arch": "aarch64",

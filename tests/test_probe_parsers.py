@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from aidoctor.doctor.cuda import jetpack_for_l4t
-from aidoctor.doctor.facts import Gpu
+from aidoctor.doctor.core.nvidia import jetpack_for_l4t
+from aidoctor.doctor.core.facts import Gpu
 from aidoctor.doctor.probes import host
 from aidoctor.doctor.probes.apple import parse_displays, parse_sw_vers, parse_sysctl
 from aidoctor.doctor.probes.host import (
@@ -36,7 +36,7 @@ from aidoctor.doctor.probes.nvidia import (
     parse_query_gpu,
     parse_smi_version,
 )
-from aidoctor.doctor.system import ReplaySystem
+from aidoctor.doctor.core.system import ReplaySystem
 
 # ---------------------------------------------------------------- recorded outputs
 

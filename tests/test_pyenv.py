@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.facts import TorchBuild
-from aidoctor.doctor.probes import OWNED, pyenv
-from aidoctor.doctor.system import LiveSystem
+from aidoctor.doctor.core.facts import TorchBuild
+from aidoctor.doctor.probes import pyenv
+from aidoctor.doctor.probes.collect import OWNED
+from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.recipes import watched_dists
 
 from .cpu_torch import CPU_WHEEL, require_cpu_wheel

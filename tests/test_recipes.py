@@ -16,10 +16,10 @@ import pkgutil
 import pytest
 
 import aidoctor.recipes as recipes_pkg
-from aidoctor.doctor.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
-from aidoctor.doctor.index import Availability
-from aidoctor.doctor.rules import Ctx, Status, Tool
-from aidoctor.doctor.verdicts import Verdict, evaluate
+from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
+from aidoctor.doctor.check.index import Availability
+from aidoctor.doctor.dsl.rules import Ctx, Status, Tool
+from aidoctor.doctor.check.verdicts import Verdict, evaluate
 from aidoctor.recipes import all_tools
 
 IDS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aidoctor.doctor.facts import Gpu, Jetson, Machine
-from aidoctor.doctor.rules import (Ctx, Status, apply, arch_is, conflicts, gpu_cc, installed, jetpack, jetson,
+from aidoctor.doctor.core.facts import Gpu, Jetson, Machine
+from aidoctor.doctor.dsl.rules import (Ctx, Status, apply, arch_is, conflicts, gpu_cc, installed, jetpack, jetson,
                                    nvidia_gpu, on_macos, python, version, worst)
 from packaging.version import Version
 

@@ -28,13 +28,14 @@ from pathlib import Path
 import pytest
 
 import aidoctor.recipes
-from aidoctor.doctor import smoke
-from aidoctor.doctor.errors import UnknownTool
-from aidoctor.doctor.smoke import (
-    SmokeResult, SmokeStore, build_script, likely_cause, load_script, parse_smoke_output, run_smoke,
+from aidoctor.doctor.install import smoke
+from aidoctor.doctor.core.errors import UnknownTool
+from aidoctor.doctor.core.smoke_store import SmokeStore
+from aidoctor.doctor.install.smoke import (
+    SmokeResult, build_script, likely_cause, load_script, parse_smoke_output, run_smoke,
     script_for, script_names,
 )
-from aidoctor.doctor.system import CommandResult, LiveSystem
+from aidoctor.doctor.core.system import CommandResult, LiveSystem
 from aidoctor.recipes import all_tools
 
 from .cpu_torch import CPU_WHEEL, require_cpu_wheel

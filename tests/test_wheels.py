@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from aidoctor.doctor.errors import EXIT_BAD_INPUT, AidoctorError
+from aidoctor.doctor.core.errors import EXIT_BAD_INPUT, AidoctorError
 from aidoctor.wheels import (Problem, StoredWheel, TamperedWheel, Wheelhouse, WheelhouseError, default_root,
                              key_id_for)
 

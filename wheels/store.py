@@ -38,7 +38,7 @@ from urllib.parse import quote
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..doctor.errors import AidoctorError
+from ..doctor.core.errors import AidoctorError
 
 SIDECAR_SCHEMA = "aidoctor.wheel/1"
 SIDECAR_SUFFIX = ".provenance.json"

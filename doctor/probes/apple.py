@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ..facts import Apple, Cpu, Gpu
-from ..system import System
+from ..core.facts import Apple, Cpu, Gpu
+from ..core.system import System
 from .base import Partial
 
 SYSCTL_KEYS = (

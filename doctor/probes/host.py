@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from ..facts import Cpu
-from ..system import System
+from ..core.facts import Cpu
+from ..core.system import System
 from .base import Partial
 
 UNAME_ARGV = ("uname", "-s", "-r", "-m")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from ..cuda import jetpack_for_l4t
-from ..facts import Jetson
-from ..system import System
+from ..core.nvidia import jetpack_for_l4t
+from ..core.facts import Jetson
+from ..core.system import System
 from .base import Partial
 
 RELEASE_PATH = "/etc/nv_tegra_release"

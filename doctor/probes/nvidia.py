@@ -16,8 +16,8 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ..facts import Gpu, parse_cc
-from ..system import CommandResult, System
+from ..core.facts import Gpu, parse_cc
+from ..core.system import CommandResult, System
 from .base import Partial
 
 QUERY_FIELDS = ("name", "compute_cap", "memory.total", "driver_version")

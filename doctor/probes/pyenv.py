@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping
 
-from ..facts import TorchBuild, canonical_name
-from ..system import CommandResult, System
+from ..core.facts import TorchBuild, canonical_name
+from ..core.system import CommandResult, System
 from .base import Partial
 
 # The facts this probe owns; probes.OWNED["python"] lists the same.

@@ -1,6 +1,6 @@
 # accelerate: Accelerator().prepare puts a tiny model, its optimizer and a DataLoader on the device; a few steps
 # through accelerator.backward must lower the loss.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_lm, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_lm, assert_* come from there.
 
 
 def main(device):

@@ -1,7 +1,7 @@
 # bitsandbytes: the first real kernel (quantize_4bit, where the SBSA build fails on Jetson, bitsandbytes#1930)
 # checked against a plain NF4 reference, then an NF4 Linear4bit frozen base with a LoRA adapter trains 20 steps
 # (bnb's AdamW8bit on CUDA, torch's AdamW on CPU and MPS, where bnb has no 8-bit optimizer).
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, assert_* come from there.
 
 # The 16 NF4 levels, from the QLoRA paper (arXiv:2305.14314, appendix E).
 NF4 = (-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,

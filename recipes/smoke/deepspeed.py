@@ -1,7 +1,7 @@
 # deepspeed: one process, no launcher. On CPU the cpu_adam op must be compatible and load (prebuilt, or JIT-built
 # now), and one DeepSpeedCPUAdam step must match torch.optim.AdamW; then deepspeed.initialize with ZeRO stage 2
 # trains a tiny model 10 steps (DeepSpeedCPUAdam over gloo on CPU, FusedAdam over NCCL on CUDA) and the loss falls.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_lm, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_lm, assert_* come from there.
 
 
 def free_port():

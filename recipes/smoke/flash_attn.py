@@ -1,6 +1,6 @@
 # flash-attn: flash_attn_func forward and backward in bf16 checked against torch's attention computed in float32,
 # then 20 steps of a 2-layer model whose attention is flash_attn_func. GPU only (its kernels are CUDA).
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
 
 
 def main(device):

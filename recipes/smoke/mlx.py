@@ -1,6 +1,6 @@
 # mlx: a matmul checked against numpy, then mlx.optimizers.AdamW trains a tiny MLP (mlx.nn) on the default device
 # (Metal on Apple silicon, CUDA with mlx[cuda], the CPU with mlx[cpu]).
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, assert_* come from there.
 
 
 def main(device):

@@ -1,6 +1,6 @@
 # mlx-lm: a tiny Llama built from mlx_lm's ModelArgs trains a few AdamW steps; then mlx_lm.tuner's LoRA layers
 # leave its output unchanged until trained, and training only the adapter teaches it a new task.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, assert_* come from there.
 
 
 def main(device):

@@ -1,5 +1,5 @@
 # peft: LoRA on a tiny Llama built from a config; only the adapter learns, and it saves and reloads.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_llama_config, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_llama_config, assert_* come from there.
 
 
 def main(device):

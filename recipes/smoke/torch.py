@@ -1,5 +1,5 @@
 # torch: a matmul on the device checked against float64 on the CPU, then AdamW trains a tiny transformer.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
 
 
 def arch_covered(capability, arch_list):

@@ -1,5 +1,5 @@
 # transformers: a tiny Llama built from a config trains a few AdamW steps (forward, loss and backward are its own).
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_llama_config, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_llama_config, assert_* come from there.
 
 
 def main(device):

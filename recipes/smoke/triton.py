@@ -1,7 +1,7 @@
 # triton: two real kernels compiled and launched on the GPU (a vector add and a tl.dot matmul) checked against
 # torch, then one torch.compile train step loop, whose inductor kernels are triton's. GPU only: on another device
 # this reports a failure with the cause "no CUDA device", and the runner decides what that means.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
 
 
 def kernels():

@@ -1,6 +1,6 @@
 # trl: SFTTrainer fine-tunes a tiny Llama on 16 synthetic examples, with a tokenizer built locally; the losses
 # it logs must fall.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_*, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_*, assert_* come from there.
 
 
 def main(device):

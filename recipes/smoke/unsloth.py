@@ -3,7 +3,7 @@
 # FastLanguageModel.get_peft_model, and trained 20 steps through unsloth's patched forward and kernels; the loss
 # must fall, only the adapter may get gradients. CUDA only: unsloth's own kernels are triton kernels for NVIDIA
 # GPUs (its CPU fallback, stock transformers + peft, is turned off here rather than tested silently).
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_*, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_*, assert_* come from there.
 
 
 def main(device):

@@ -1,7 +1,7 @@
 # xformers: memory_efficient_attention forward and backward checked against float32 attention, then 20 steps of a
 # 2-layer model whose attention it is. No fallback: a NotImplementedError (no kernel for this GPU, dtype or shape)
 # is the failure it is. GPU only here, as aidoctor installs it for CUDA training.
-# Runs after _harness.py (doctor/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
+# Runs after _harness.py (doctor/install/smoke.py build_script): check, run, lr, tiny_lm, train_lm, assert_* come from there.
 
 
 def main(device):

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
-from ..recipes import all_tools, watched_dists
-from . import __version__, probes
-from .probes import pyenv
-from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
-from .facts import Machine
+from ...recipes import all_tools, watched_dists
+from .. import __version__
+from ..probes import collect as probes
+from ..probes import pyenv
+from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
+from ..core.facts import Machine
 from .index import Availability, Index, platform_tags, select
-from .rules import Status, Tool
-from .system import LiveSystem, System
+from ..dsl.rules import Status, Tool
+from ..core.system import LiveSystem, System
 from .verdicts import Verdict, evaluate
 
 SCHEMA = "aidoctor.report/1"
@@ -124,7 +125,7 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
     if problem is not None:
         raise TargetPythonError(python, problem)
     if request.deep:
-        from . import deep
+        from ..probes import deep
 
         machine = replace(machine, deep=deep.run(system, python, request.deep_timeout))
     return machine
@@ -163,9 +164,9 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         import socket
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
-    from .index import default_cache_dir
+    from ..core.paths import cache_dir
 
-    index = index or Index(request.cache_dir or default_cache_dir(), offline=request.offline, timeout=request.timeout)
+    index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
     smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
     return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)),
                   smoke=smoke)
@@ -180,7 +181,7 @@ def _smoke_results(python: str) -> dict[str, dict]:
     prefix = Path(os.path.abspath(python)).parent.parent
     if not ((prefix / "pyvenv.cfg").is_file() or (prefix / "conda-meta").is_dir()):
         return {}
-    from .smoke import SmokeStore
+    from ..core.smoke_store import SmokeStore
 
     return {tool: {k: v for k, v in result.items() if k != "tail"}
             for tool, result in SmokeStore().load(str(prefix)).items()}

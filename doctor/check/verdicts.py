@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .facts import Machine, canonical_name, parse_version
+from ..core.facts import Machine, canonical_name, parse_version
 from .index import Availability
-from .rules import Ctx, Finding, Status, Tool, apply, worst
+from ..dsl.rules import Ctx, Finding, Status, Tool, apply, worst
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import __version__
+from .. import __version__
 
 # The collector's own needs, not the report's: docker talks to engines, psutil is compiled.
 NOT_SHIPPED = {"docker", "psutil"}

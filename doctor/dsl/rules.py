@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from .facts import Machine, canonical_name, parse_version
+from ..core.facts import Machine, canonical_name, parse_version
 
 if TYPE_CHECKING:
     from .recipe import Recipe

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .system import System
+from ..core.system import System
 
 # Runs inside the target interpreter: stdlib and torch only, prints one JSON object.
 SCRIPT = r"""

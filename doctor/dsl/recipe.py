@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .facts import Machine
+from ..core.facts import Machine
 from .rules import Cond
 
 

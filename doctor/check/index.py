@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from .facts import Machine, canonical_name
+from ..core.facts import Machine, canonical_name
 
 # AIDOCTOR_INDEX_URL points at a mirror that serves the same JSON API (https://HOST/pypi).
 INDEX_JSON_URL = os.environ.get("AIDOCTOR_INDEX_URL", "https://pypi.org/pypi").rstrip("/") + "/{name}/json"
@@ -231,14 +230,6 @@ def http_get(url: str, timeout: float) -> str:
         raise LookupError("not on the package index")
     response.raise_for_status()
     return response.text
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("AIDOCTOR_CACHE_DIR"):
-        return Path(os.environ["AIDOCTOR_CACHE_DIR"])
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "aidoctor"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aidoctor"
 
 
 class Index:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from rich import box
 
-from .plan import Plan, Route, Step
+from ..install.plan import Plan, Route, Step
 
 ROUTE_STYLE = {Route.WHEELHOUSE: "green", Route.INDEX: "green", Route.BUILD: "cyan", Route.IMPOSSIBLE: "red"}
 

@@ -11,15 +11,13 @@ and prints `AIDOCTOR-SMOKE {json}` lines that `parse_smoke_output` reads (the
 protocol is in _harness.py's docstring). A script that crashes before its final
 line is a failure whose cause is the last line of its traceback.
 
-`SmokeStore` keeps the latest result per tool for each environment, so `check`
-can say what was proven there and when.
+`core.smoke_store.SmokeStore` keeps the latest result per tool for each environment,
+so `check` can say what was proven there and when.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import shutil
 import signal
@@ -30,8 +28,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import UnknownTool
-from .system import System
+from ..core.errors import UnknownTool
+from ..core.system import System
 
 PREFIX = "AIDOCTOR-SMOKE "
 HARNESS = "_harness"
@@ -99,7 +97,7 @@ class SmokeResult:
 
 
 def _smoke_dir():
-    return resources.files(__package__.rsplit(".", 1)[0] + ".recipes").joinpath("smoke")
+    return resources.files(__package__.split(".")[0] + ".recipes").joinpath("smoke")
 
 
 def script_names() -> tuple[str, ...]:
@@ -328,48 +326,3 @@ def run_smoke(system: System, python: str, script_name: str, *, env: Mapping[str
         result = replace(result, passed=False, error=error)
         result = replace(result, cause=likely_cause(result))
     return result
-
-
-# ------------------------------------------------------------------ results per environment
-
-
-class SmokeStore:
-    """The latest smoke result per tool for each target environment, in `<cache>/smoke/<hash of its prefix>.json`."""
-
-    def __init__(self, directory: Path | None = None) -> None:
-        if directory is None:
-            from .index import default_cache_dir
-
-            directory = default_cache_dir() / "smoke"
-        self.directory = Path(directory)
-
-    def path(self, python_prefix: str) -> Path:
-        digest = hashlib.sha256(os.path.normpath(python_prefix).encode("utf-8", "surrogateescape")).hexdigest()
-        return self.directory / f"{digest[:16]}.json"
-
-    def load(self, python_prefix: str) -> dict[str, dict[str, Any]]:
-        """Tool -> its latest result's JSON (with `saved_at`, seconds since the epoch); {} when none is stored."""
-        try:
-            data = json.loads(self.path(python_prefix).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if (not isinstance(data, dict) or data.get("format") != STORE_FORMAT
-                or data.get("python_prefix") != os.path.normpath(python_prefix)
-                or not isinstance(data.get("results"), dict)):
-            return {}
-        return dict(data["results"])
-
-    def save(self, python_prefix: str, result: SmokeResult) -> None:
-        """Record `result` as its tool's latest in this environment. A cache that cannot be written is skipped:
-        the result was already reported."""
-        results = self.load(python_prefix)
-        results[result.tool] = {**result.to_json(), "saved_at": round(time.time(), 3)}
-        data = {"format": STORE_FORMAT, "python_prefix": os.path.normpath(python_prefix), "results": results}
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.directory, delete=False, suffix=".tmp",
-                                             encoding="utf-8") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-            os.replace(handle.name, self.path(python_prefix))
-        except OSError:
-            pass

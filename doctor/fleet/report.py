@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .check import CheckRequest, run_check
-from .errors import BadInput
+from ..check.engine import CheckRequest, run_check
+from ..core.errors import BadInput
 
 MAX_LABEL_CHARS = 200
 # /etc/machine-id is unique per install (machine-id(5)); dbus keeps a copy on systems without systemd.

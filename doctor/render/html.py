@@ -26,8 +26,8 @@ import hashlib
 import html
 from typing import Iterable
 
-from .matrix import ABSENT, STATUSES, Cell, Column, Matrix
-from .render_matrix import cell_reason, cell_summary, visible
+from ..fleet.matrix import ABSENT, STATUSES, Cell, Column, Matrix
+from .matrix import cell_reason, cell_summary, visible
 
 TITLE = "aidoctor support matrix"
 SEVERITY = (*STATUSES, ABSENT)  # the sort order of a machine column: best first

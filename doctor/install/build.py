@@ -16,9 +16,9 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
-from .errors import AidoctorError
+from ..core.errors import AidoctorError
 from .plan import Step
-from .system import CommandResult
+from ..core.system import CommandResult
 
 PROGRESS = re.compile(r"^\s*\[(\d+)/(\d+)\]")  # ninja's "[12/96] nvcc ..."; cmake's "[ 42%]" is not counted
 # Without ninja (setuptools' own build_ext, as DeepSpeed uses) there is no total: count compiler runs instead.

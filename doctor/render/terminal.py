@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .check import Report
-from .facts import Machine
-from .profiles import Profile
-from .rules import Finding, Status, Tool
-from .verdicts import Verdict
+from ..check.engine import Report
+from ..core.facts import Machine
+from ..check.profiles import Profile
+from ..dsl.rules import Finding, Status, Tool
+from ..check.verdicts import Verdict
 
 STYLE = {
     Status.OK: "green",

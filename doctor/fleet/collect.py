@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from .errors import BadInput
+from ..core.errors import BadInput
 from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
 from .report import MAX_LABEL_CHARS, utc_timestamp, write_atomically
-from .system import Captured, LiveSystem
+from ..core.system import Captured, LiveSystem
 
 # ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
 # answers the same for an engine or a container it cannot reach.

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ..recipes import all_tools
-from .check import SCHEMA as REPORT_SCHEMA
-from .errors import BadInput
-from .facts import Machine
-from .rules import Status
+from ...recipes import all_tools
+from ..check.engine import SCHEMA as REPORT_SCHEMA
+from ..core.errors import BadInput
+from ..core.facts import Machine
+from ..dsl.rules import Status
 
 SCHEMA = "aidoctor.matrix/1"
 FAILURE_SCHEMA = "aidoctor.collect-failure/1"
@@ -501,8 +501,8 @@ def drift_between(columns: list[Column]) -> tuple[Drift, ...]:
 
 def profile_members(names: Iterable[str], offline: bool, timeout: float) -> list[Member]:
     """Built-in profiles as matrix columns beside the real machines, judged by this aidoctor."""
-    from . import __version__
-    from .check import CheckRequest, run_check
+    from .. import __version__
+    from ..check.engine import CheckRequest, run_check
 
     members = []
     for name in dict.fromkeys(names):

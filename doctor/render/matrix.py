@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .fleet import Outcome, Target
-from .matrix import ABSENT, Cell, Matrix
-from .render import STYLE
-from .rules import Status
+from ..fleet.collect import Outcome, Target
+from ..fleet.matrix import ABSENT, Cell, Matrix
+from .terminal import STYLE
+from ..dsl.rules import Status
 
 STATUS_STYLE = {**{s.value: style for s, style in STYLE.items()}, ABSENT: "dim"}
 # A CSV cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").

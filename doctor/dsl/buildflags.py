@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from packaging.version import Version
 
-from .facts import Machine, parse_version
+from ..core.facts import Machine, parse_version
 from .recipe import EnvVar
 
 CC = tuple[int, int]

@@ -21,19 +21,21 @@ from urllib.parse import unquote, urlparse
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..wheels.store import StoredWheel, Wheelhouse, default_root, file_sha256
+from ...wheels.store import StoredWheel, Wheelhouse, default_root, file_sha256
 from . import envstate
 from .build import Log, compile_wheel, prepare_source
-from .check import CheckRequest, default_python, probe_machine, select_tools
+from ..check.engine import CheckRequest, default_python, probe_machine, select_tools
 from .envstate import EnvState
-from .errors import AidoctorError, BadInput
-from .facts import Machine, canonical_name
-from .index import Availability, Index, _wheel_fits, default_cache_dir, platform_tags, select
+from ..core.errors import AidoctorError, BadInput
+from ..core.facts import Machine, canonical_name
+from ..check.index import Availability, Index, _wheel_fits, platform_tags, select
+from ..core.paths import cache_dir
 from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
-from .rules import Tool
-from .smoke import SmokeResult, SmokeStore, run_smoke
-from .system import LiveSystem, System
-from .verdicts import evaluate, marker_environment
+from ..dsl.rules import Tool
+from ..core.smoke_store import SmokeStore
+from .smoke import SmokeResult, run_smoke
+from ..core.system import LiveSystem, System
+from ..check.verdicts import evaluate, marker_environment
 
 BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
 PIP_TIMEOUT = 1800.0
@@ -96,7 +98,7 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     wheelhouse = Wheelhouse(root) if request.dry_run else Wheelhouse.open(root)
     available = None
     if tool.on_index:
-        index = index or Index(default_cache_dir(), offline=request.offline, timeout=request.timeout)
+        index = index or Index(cache_dir(), offline=request.offline, timeout=request.timeout)
         project = index.projects([tool.dist_name])[tool.dist_name]
         available = (Availability("unknown", reason=project) if isinstance(project, str)
                      else select(project, machine, platform_tags(machine)))
@@ -104,11 +106,11 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
             available = replace(available, version=request.version)
     # Judge the tool as if it were not installed: the plan is about what to install, not what is there.
     fresh = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != tool.dist_name})
-    from ..recipes import watched_dists
+    from ...recipes import watched_dists
 
     verdict = evaluate(tool, fresh, available, watched_dists())
     stored = _stored_for(wheelhouse, tool, machine)
-    cache = default_cache_dir()
+    cache = cache_dir()
     paths = Paths(wheelhouse.root, run=cache / "runs" / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
                   builds_root=cache / "builds")
     plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)

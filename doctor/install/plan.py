@@ -19,13 +19,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from ..wheels.store import key_id_for as key_id
+from ...wheels.store import key_id_for as key_id
 from .envstate import EnvState, is_protected
-from .facts import Machine
-from .index import Availability
-from .recipe import EnvVar, Recipe
-from .rules import Ctx, Status, Tool
-from .verdicts import Verdict
+from ..core.facts import Machine
+from ..check.index import Availability
+from ..dsl.recipe import EnvVar, Recipe
+from ..dsl.rules import Ctx, Status, Tool
+from ..check.verdicts import Verdict
 
 # Settings that change how fast a build runs, not what it produces: left out of the build key.
 PARALLELISM = frozenset({"MAX_JOBS", "NVCC_THREADS", "CMAKE_BUILD_PARALLEL_LEVEL", "MAKEFLAGS"})

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .errors import AidoctorError
-from .facts import canonical_name
-from .system import System
+from ..core.errors import AidoctorError
+from ..core.facts import canonical_name
+from ..core.system import System
 
 PROTECTED_NAMES = frozenset({"torch", "torchvision", "torchaudio", "triton", "pytorch-triton", "pytorch-triton-rocm"})
 PROTECTED_PREFIXES = ("nvidia-", "cuda-")  # the CUDA runtime wheels torch pins (nvidia-cudnn-cu12, cuda-toolkit, ...)

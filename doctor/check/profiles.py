@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, replace
 from importlib import resources
 
-from .errors import UnknownProfile
-from .facts import Machine
+from ..core.errors import UnknownProfile
+from ..core.facts import Machine
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Facts + recipes + the package index -> a verdict per tool."""

@@ -1,0 +1,1 @@
+"""Plan, build, install, snapshot and roll back, prove with a smoke test."""

@@ -1,0 +1,172 @@
+"""Run the probes concurrently, each under a hard timeout, and merge what they find.
+
+`collect()` first asks `uname` which kind of machine this is, then runs the
+probes that apply to it at the same time. A probe that fails or runs past the
+budget leaves its facts unknown with the reason; it never stops the others.
+The merge (`derive`) then fills in facts that come from several places: a
+GB10's GPU memory from system memory, a Jetson's compute capability from its
+SoC, whether MPS can be used from the chip, the macOS version and the Python.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from ..core.nvidia import CC_BY_TEGRA_SOC
+from ..core.facts import Gpu, Jetson, Machine, ProbeRun
+from ..core.system import System
+from . import apple, host, jetson, nvidia, pyenv
+from .base import Partial
+
+ProbeFn = Callable[[System, float], Partial]
+
+# The facts each probe owns: they become unknown, with its reason, if it fails.
+OWNED = {
+    "linux": ("distro", "memory_gb", "memory_available_gb", "cpu"),
+    "nvidia-smi": ("gpus", "nvidia_driver", "cuda_driver"),
+    "nvcc": ("cuda_toolkit", "cuda_home"),
+    "jetson": ("jetson",),
+    "apple": ("apple", "macos", "memory_gb", "cpu", "gpus", "unified_memory"),
+    "python": ("python", "python_translated", "glibc", "packages", "requires", "torch_build"),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    python: str  # the target interpreter
+    tools: frozenset[str] = frozenset()  # distributions whose Requires-Dist the target reports
+    timeout: float = 5.0  # for each command
+    budget: float = 15.0  # for the whole collection
+
+
+def probes_for(os_name: str | None, arch: str | None, options: Options) -> dict[str, ProbeFn]:
+    selected: dict[str, ProbeFn] = {"python": functools.partial(pyenv.probe, python=options.python, tools=options.tools)}
+    if os_name == "linux":
+        selected["linux"] = host.probe_linux
+        selected["nvidia-smi"] = nvidia.probe_smi
+        selected["nvcc"] = nvidia.probe_nvcc
+        if arch == "aarch64":
+            selected["jetson"] = jetson.probe
+    elif os_name == "darwin":
+        selected["apple"] = apple.probe
+    return selected
+
+
+def collect(system: System, options: Options) -> Machine:
+    started = time.monotonic()
+    base = host.probe_uname(system, options.timeout)
+    facts: dict = dict(base.facts)
+    unknown: dict[str, str] = dict(base.unknown)
+    identifiers: dict = dict(base.identifiers)
+    runs: list[ProbeRun] = [ProbeRun(name="uname", status="ok" if base.facts else "failed",
+                                     duration_ms=_ms(started), reason=base.unknown.get("os"))]
+    selected = probes_for(facts.get("os"), facts.get("arch"), options)
+    if "jetson" not in selected and facts.get("os") is not None:
+        facts["jetson"] = False
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="probe")
+    begun = {name: time.monotonic() for name in selected}
+    futures = {pool.submit(fn, system, options.timeout): name for name, fn in selected.items()}
+    remaining = max(0.1, options.budget - (time.monotonic() - started))
+    done, pending = concurrent.futures.wait(futures, timeout=remaining)
+    pool.shutdown(wait=False, cancel_futures=True)
+
+    for future in done:
+        name = futures[future]
+        try:
+            part = future.result()
+        except Exception as exc:  # a probe bug must not crash the check of a user's machine
+            reason = f"probe {name} failed: {type(exc).__name__}: {exc}"
+            unknown.update({key: reason for key in OWNED[name]})
+            runs.append(ProbeRun(name=name, status="failed", duration_ms=_ms(begun[name]), reason=reason))
+            continue
+        for key, value in part.facts.items():
+            if value is not None and facts.get(key) is None:
+                facts[key] = value
+        for key, reason in part.unknown.items():
+            unknown.setdefault(key, reason)
+        identifiers.update(part.identifiers)
+        # "not found" is an answer (no nvcc here), not a failed probe.
+        failed = sorted(k for k in set(part.unknown) & set(OWNED[name]) if "not found" not in part.unknown[k])
+        status = "ok" if not failed else ("timeout" if any("within" in part.unknown[k] for k in failed) else "failed")
+        runs.append(ProbeRun(name=name, status=status, duration_ms=_ms(begun[name]),
+                             reason="; ".join(sorted({part.unknown[k] for k in failed})) or None))
+    for future in pending:
+        name = futures[future]
+        reason = f"probe {name} did not finish within the {options.budget:g} s budget"
+        for key in OWNED[name]:
+            unknown.setdefault(key, reason)
+        runs.append(ProbeRun(name=name, status="timeout", duration_ms=_ms(begun[name]), reason=reason))
+
+    facts = derive(facts, unknown)
+    for key in list(unknown):
+        if facts.get(key) is not None:
+            del unknown[key]
+    runs.sort(key=lambda run: run.name)
+    return Machine(**facts, unknown=unknown, probes=tuple(runs), identifiers=identifiers or None)
+
+
+_X86_ONLY = frozenset({"avx", "avx2", "fma", "f16c", "avx512f"})
+_ARM_ONLY = frozenset({"asimd", "neon", "sve", "sve2"})
+
+
+def _cpu_feature_arch(cpu) -> str | None:
+    """The architecture the CPU's feature flags belong to, when they say."""
+    features = set(getattr(cpu, "features", None) or ())
+    if features & _X86_ONLY:
+        return "x86_64"
+    if features & _ARM_ONLY:
+        return "aarch64"
+    return None
+
+
+def derive(facts: dict, unknown: dict[str, str]) -> dict:
+    """Facts that follow from other facts."""
+    facts = dict(facts)
+    board = facts.get("jetson")
+    gpus = facts.get("gpus")
+    if isinstance(board, Jetson):
+        facts["unified_memory"] = True
+        cc = CC_BY_TEGRA_SOC.get(board.soc or "")
+        if gpus:
+            # Jetson's nvidia-smi reports neither memory nor, on old drivers, compute_cap.
+            facts["gpus"] = tuple(replace(g, compute_capability=g.compute_capability or cc, memory_shared=True,
+                                          memory_gb=g.memory_gb or facts.get("memory_gb")) for g in gpus)
+        elif cc is not None:
+            # JetPack 5 has no nvidia-smi; the SoC says which GPU is there.
+            facts["gpus"] = (Gpu(vendor="nvidia", name=board.module or board.soc, compute_capability=cc,
+                                 memory_gb=facts.get("memory_gb"), memory_shared=True),)
+            unknown.pop("gpus", None)
+    elif gpus and any(g.memory_shared for g in gpus):
+        # GB10: NVML reports memory as not supported; the GPU uses system memory.
+        facts["unified_memory"] = True
+        facts["gpus"] = tuple(replace(g, memory_gb=g.memory_gb or facts.get("memory_gb")) for g in gpus)
+    elif facts.get("os") == "linux" and gpus is not None and facts.get("unified_memory") is None:
+        facts["unified_memory"] = False
+    cpu_arch = _cpu_feature_arch(facts.get("cpu"))
+    if facts.get("os") == "linux" and cpu_arch is not None and facts.get("arch") not in (None, cpu_arch):
+        # qemu-user passes the host's /proc/cpuinfo through: an emulated aarch64 userland sees an x86 CPU.
+        del facts["cpu"]
+        unknown["cpu"] = (f"/proc/cpuinfo describes an {cpu_arch} CPU but this system runs {facts['arch']}: "
+                          "an emulated userland (qemu-user), whose CPU features are the emulator's")
+    if facts.get("os") == "darwin" and facts.get("apple") is not None:
+        chip = facts["apple"]
+        translated = facts.get("python_translated")
+        mps = None
+        if facts.get("macos") and translated is not None:
+            mps = _macos_at_least(facts["macos"], (12, 3)) and not translated and (chip.chip or "").startswith("Apple")
+        facts["apple"] = replace(chip, mps=mps if chip.mps is None else chip.mps)
+    return facts
+
+
+def _macos_at_least(text: str, floor: tuple[int, int]) -> bool:
+    parts = [int(p) for p in text.split(".")[:2] if p.isdigit()]
+    return tuple(parts + [0] * (2 - len(parts))) >= floor
+
+
+def _ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)

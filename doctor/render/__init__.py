@@ -1,0 +1,1 @@
+"""Terminal, Markdown, CSV and HTML output for people."""
