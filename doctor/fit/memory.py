@@ -245,7 +245,7 @@ def breakdown(model: ModelSpec, recipe: Recipe) -> Breakdown:
     transient = max(logits, recompute)
     parts.append(Component("transient", "logits and loss at the start of backward" if logits >= recompute
                            else "recomputing one layer in backward", transient))
-    dynamic = sum(c.bytes for c in parts if c.key in ("activations", "transient"))
+    dynamic = sum(c.bytes for c in parts if c.key in ("activations", "transient") and not c.host)
     parts.append(Component("overhead", "allocator slack", ALLOCATOR_SLACK * dynamic))
     return Breakdown(tuple(parts), "logits" if logits >= recompute else "recompute")
 

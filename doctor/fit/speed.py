@@ -1,7 +1,8 @@
 """Training and generation speed as ranges, with the assumptions that produce them.
 
-Training: tokens/s = MFU x dense BF16 peak / FLOPs per token, FLOPs per token = k*N + 12*L*q*s
-(k = 6 full, 4 with frozen weights, +2 with recompute; capacity.md 2.11), MFU a band per
+Training: tokens/s = MFU x dense BF16 peak / FLOPs per token, FLOPs per token = k*N + 6*L*q*s
+(k = 6 full, 4 with frozen weights, +2 with recompute; causal attention at half of PaLM's
+12*L*q*s; capacity.md 2.11), MFU a band per
 framework from the implied MFU of published runs. Generation: tokens/s = eta x bandwidth /
 bytes read per token (active weights in their format, the LM head, and the KV cache at that
 depth; capacity.md 2.12), eta a band per weight format from published llama.cpp runs.
@@ -38,7 +39,8 @@ def train_flops_per_token(model: ModelSpec, recipe: Recipe) -> float:
     k = 6.0 if recipe.method is Method.FULL else 4.0
     if recipe.checkpointing:
         k += 2.0
-    attention = 12.0 * model.layers * model.heads * model.head_dim * recipe.seq_len
+    # 12*L*q*s counts the whole s x s product (PaLM); causal flash kernels skip the masked half
+    attention = 6.0 * model.layers * model.heads * model.head_dim * recipe.seq_len
     return k * model.active_params + attention
 
 
