@@ -14,10 +14,12 @@ def _verdict_lookup(machine, offline: bool, timeout: float):
     @functools.cache
     def lookup(tool: str) -> ToolVerdict:
         from ..check import judge, select_tools
+        from ..rules import Status
         from ..index import Index, default_cache_dir
 
         (verdict,) = judge(machine, select_tools((tool,)), Index(default_cache_dir(), offline=offline, timeout=timeout))
-        return ToolVerdict(tool, verdict.status.value, verdict.status.usable,
+        # a source build is still a path: the verdict's reason says how
+        return ToolVerdict(tool, verdict.status.value, verdict.status.usable or verdict.status is Status.BUILD,
                            verdict.reasons[0] if verdict.reasons else "")
 
     return lookup
