@@ -157,16 +157,30 @@ def compare(
     """Side by side: which tools can work on each machine, and how."""
     from .check import CheckRequest, run_check
     from .profiles import load
+    from .fit.capacity import capacity_json
     from .render import console, print_json, render_compare
+    from .render_fit import render_capacity
 
     if len(names) < 2:
         raise AidoctorError("compare needs at least two profiles, e.g. aidoctor compare dgx-spark mac-studio-m4-max")
     columns = [(load(name), run_check(CheckRequest(profile=name, offline=offline, timeout=timeout)).verdicts)
                for name in names]
+    capacity = _capacity(names, offline, timeout)
     if json_out:
-        print_json({"profiles": {p.name: [v.to_json() for v in verdicts] for p, verdicts in columns}})
+        print_json({"profiles": {p.name: [v.to_json() for v in verdicts] for p, verdicts in columns},
+                    "capacity": capacity_json(capacity)})
     else:
         render_compare(columns, console())
+        console().print()
+        render_capacity(capacity, names, console())
+
+
+def _capacity(names: List[str], offline: bool, timeout: float):
+    """A few standard models x the three training methods on each machine (aidoctor fit's defaults)."""
+    from .fit.capacity import capacity_rows
+    from .fit.targets import profile_target
+
+    return capacity_rows([profile_target(name, offline, timeout) for name in names])
 
 
 def _choice(enum, value: str, option: str):
