@@ -55,7 +55,7 @@ def from_folder(folder: Path) -> ModelSpec:
     return spec
 
 
-def fetch_hub_config(repo: str, cache_dir: Path, offline: bool, timeout: float) -> dict:
+def fetch_hub_config(repo: str, cache_dir: Path, offline: bool, timeout: float, hub: str = HUB) -> dict:
     cached = cache_dir / repo.replace("/", "--") / "config.json"
     if cached.is_file():
         return _read_json(cached, "config.json")
@@ -64,7 +64,7 @@ def fetch_hub_config(repo: str, cache_dir: Path, offline: bool, timeout: float) 
                        "or pass a local config.json")
     import requests  # only when the Hub is asked
 
-    url = f"{HUB}/{repo}/resolve/main/config.json"
+    url = f"{hub}/{repo}/resolve/main/config.json"
     try:
         response = requests.get(url, timeout=timeout)
     except requests.RequestException as exc:
