@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .check import Report
 from .facts import Machine
 from .profiles import Profile
 from .rules import Finding, Status, Tool
 from .verdicts import Verdict, fixed_by_driver_update
+
+if TYPE_CHECKING:  # `fit` renders without loading the check engine
+    from .check import Report
 
 STYLE = {
     Status.OK: "green",

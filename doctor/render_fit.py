@@ -57,7 +57,7 @@ def _render_plan(plan: MachinePlan, out: Console) -> None:
     table.add_column("memory")
     table.add_column("GB", justify="right")
     for c in plan.breakdown.components:
-        where = " (host RAM)" if c.host and not hw.kind.unified else ""
+        where = " (host RAM)" if plan.in_host_ram(c) else ""
         table.add_row(Text(c.label + where), Text(f"{c.bytes / GB:.2f}"))
     if hw.runtime_overhead_gb:
         table.add_row(Text("CUDA context"), Text(f"{hw.runtime_overhead_gb:.2f}"))

@@ -146,6 +146,7 @@ class Component:
     label: str
     bytes: float
     host: bool = False  # lives in host RAM (offloaded); on unified memory that is the same pool
+    # (paged optimizer states stay on the GPU while they fit: plan.py moves them when they do not)
     note: str = ""
 
 
@@ -218,7 +219,7 @@ def breakdown(model: ModelSpec, recipe: Recipe) -> Breakdown:
         else:
             parts.append(Component("gradients", f"gradients ({'fp32' if grad_bytes == 4 else 'bf16'})", grad_bytes * n))
         parts.append(Component("optimizer", f"optimizer states ({recipe.optimizer.value})",
-                               recipe.optimizer.state_bytes(param_bytes) * n, host=recipe.optimizer.paged))
+                               recipe.optimizer.state_bytes(param_bytes) * n))
     else:
         base = Weights.BF16 if recipe.method is Method.LORA else recipe.quant
         parts.append(Component("weights", f"frozen weights ({base.value})", weight_bytes(model, base)))
@@ -228,7 +229,7 @@ def breakdown(model: ModelSpec, recipe: Recipe) -> Breakdown:
                                            f"{'fp32' if recipe.adapter_fp32 else 'bf16'}, with gradients)",
                                2 * adapter_bytes * adapters))
         parts.append(Component("optimizer", f"optimizer states ({recipe.optimizer.value})",
-                               recipe.optimizer.state_bytes(adapter_bytes) * adapters, host=recipe.optimizer.paged))
+                               recipe.optimizer.state_bytes(adapter_bytes) * adapters))
     per_layer = activation_bytes_per_token_layer(model, recipe)
     if recipe.checkpointing:
         saved = 2.0 * model.hidden * model.layers * tokens

@@ -117,6 +117,12 @@ class MachinePlan:
     decode: SpeedRange | None
     quant_tool: ToolVerdict | None
     notes: tuple[str, ...] = ()
+    paged_out: bool = False  # the optimizer states were evicted to host RAM
+
+    def in_host_ram(self, component) -> bool:
+        if self.target.hardware.kind.unified:
+            return False
+        return component.host or (self.paged_out and component.key == "optimizer")
 
     @property
     def usable_gb(self) -> float:
@@ -179,9 +185,24 @@ def make_recipe(options: Options, framework: Framework, hardware: Hardware, chec
 
 
 def peak_gb(model: ModelSpec, recipe: Recipe, hardware: Hardware) -> tuple[float, float, Breakdown]:
+    """The accelerator peak and what sits in host RAM. Paged optimizer states stay on a discrete GPU while they
+    fit and are evicted to host RAM (over CUDA unified memory) when they do not (capacity.md 6.1)."""
     parts = breakdown(model, recipe)
     device = parts.device_bytes(hardware.kind.unified) / GB + hardware.runtime_overhead_gb
-    return device, (0.0 if hardware.kind.unified else parts.host_bytes() / GB), parts
+    host = 0.0 if hardware.kind.unified else parts.host_bytes() / GB
+    if recipe.optimizer.paged and hardware.kind is MemoryKind.DISCRETE and device > hardware.usable_gb:
+        paged = parts.get("optimizer") / GB
+        device, host = device - paged, host + paged
+    return device, host, parts
+
+
+def judge_plan(model: ModelSpec, recipe: Recipe, hardware: Hardware) -> tuple[float, Fit]:
+    """The peak and the verdict; a plan that fits only by paging its optimizer out is at best tight."""
+    peak, host, parts = peak_gb(model, recipe, hardware)
+    fit = judge_fit(peak, hardware.usable_gb)
+    if recipe.optimizer.paged and host > parts.host_bytes() / GB and fit is Fit.FITS:
+        fit = Fit.TIGHT
+    return peak, fit
 
 
 def judge_fit(peak: float, usable: float) -> Fit:
@@ -212,11 +233,10 @@ def plan_machine(model: ModelSpec, options: Options, target: Target, with_change
     recipe = make_recipe(options, framework, hardware, checkpointing)
     peak, host, parts = peak_gb(model, recipe, hardware)
     fit = judge_fit(peak, hardware.usable_gb)
-    if recipe.optimizer.paged and fit is Fit.DOES_NOT_FIT and hardware.kind is MemoryKind.DISCRETE:
-        paged_out = peak - parts.get("optimizer") / GB
-        if paged_out <= hardware.usable_gb:
-            fit = Fit.TIGHT
-            notes.append("fits only by paging the optimizer states to host RAM (slower)")
+    paged_out = recipe.optimizer.paged and host > parts.host_bytes() / GB
+    if paged_out:
+        fit = Fit.TIGHT if fit is Fit.FITS else fit
+        notes.append("the optimizer states page out to host RAM: it fits, with slower steps")
     if hardware.kind.unified and (recipe.optimizer.paged or recipe.checkpoint_offload):
         notes.append("offload to host RAM saves nothing here: CPU and GPU share one pool, so it is counted")
     if options.method is Method.INFERENCE:
@@ -228,11 +248,11 @@ def plan_machine(model: ModelSpec, options: Options, target: Target, with_change
         decode = decode_speed(model, recipe.quant if options.method is Method.QLORA else Weights.BF16,
                               hardware.decode_bandwidth_gbs, 0)
     if hardware.bf16_dense_tflops is None and options.method is not Method.INFERENCE:
-        notes.append("training speed unknown: no sourced dense BF16 figure for this GPU")
-    changes = tuple(cheapest_changes(model, options, target, framework, recipe, peak)) if (
+        notes.append("training speed unknown: no sourced dense BF16 figure for this machine's accelerator")
+    changes = tuple(cheapest_changes(model, options, target, framework, recipe, peak, fit)) if (
         with_changes and fit is not Fit.FITS) else ()
     return MachinePlan(target, framework, recipe, parts, peak, host, fit, changes, train, decode, quant_tool,
-                       tuple(n for n in notes if n))
+                       tuple(n for n in notes if n), paged_out)
 
 
 def _candidates(model: ModelSpec, options: Options, target: Target, recipe: Recipe):
@@ -277,42 +297,44 @@ def _candidates(model: ModelSpec, options: Options, target: Target, recipe: Reci
                "zero-offload")
 
 
-def _apply(model: ModelSpec, recipe: Recipe, change, hardware: Hardware) -> tuple[float, Hardware]:
+def _apply(model: ModelSpec, recipe: Recipe, change, hardware: Hardware) -> tuple[float, Fit, Hardware]:
     if change is None:  # raising Apple's wired limit changes the machine, not the recipe
-        raised = replace(hardware, gpu_working_set_fraction=(hardware.wired_limit_mb or 0) * 1.048576 / 1000
-                         / hardware.gpu_memory_gb)
-        return peak_gb(model, recipe, raised)[0], raised
+        hardware = replace(hardware, gpu_working_set_fraction=(hardware.wired_limit_mb or 0) * 1.048576 / 1000
+                           / hardware.gpu_memory_gb)
+        return (*judge_plan(model, recipe, hardware), hardware)
     if change == "zero-offload":
-        peak, _, parts = peak_gb(model, recipe, hardware)
-        return peak - (parts.get("optimizer") + parts.get("gradients")) / GB, hardware
-    return peak_gb(model, change, hardware)[0], hardware
+        parts = breakdown(model, recipe)
+        peak = (parts.device_bytes(False) - parts.get("optimizer") - parts.get("gradients")) / GB \
+            + hardware.runtime_overhead_gb
+        return peak, judge_fit(peak, hardware.usable_gb), hardware
+    return (*judge_plan(model, change, hardware), hardware)
 
 
 def cheapest_changes(model: ModelSpec, options: Options, target: Target, framework: Framework, recipe: Recipe,
-                     peak: float) -> list[Change]:
-    """Single changes that make the plan fit, cheapest first; if none does, the cheapest combination that does."""
+                     peak: float, now: Fit = Fit.DOES_NOT_FIT) -> list[Change]:
+    """Single changes that make the plan fit (or, from tight, fit comfortably), cheapest first; if none does, the
+    cheapest combination that does."""
     hardware = target.hardware
+    good_enough = (Fit.FITS,) if now is Fit.TIGHT else (Fit.FITS, Fit.TIGHT)
     singles, steps = [], []
     for what, cost, change in _candidates(model, options, target, recipe):
-        new_peak, machine = _apply(model, recipe, change, hardware)
-        fit = judge_fit(new_peak, machine.usable_gb)
+        new_peak, fit, _ = _apply(model, recipe, change, hardware)
         steps.append((what, cost, change))
-        if fit is not Fit.DOES_NOT_FIT:
+        if fit in good_enough:
             singles.append(Change(what, cost, new_peak, peak - new_peak, fit))
     if singles:
         return singles
     combined, machine, offload, whats = recipe, hardware, False, []
     for what, cost, change in steps:
         if change is None:
-            machine = _apply(model, combined, None, machine)[1]
+            machine = _apply(model, combined, None, machine)[2]
         elif change == "zero-offload":
             offload = True
         else:
             combined = _merge(combined, change, recipe)
-        new_peak = _apply(model, combined, "zero-offload" if offload else combined, machine)[0]
+        new_peak, fit, _ = _apply(model, combined, "zero-offload" if offload else combined, machine)
         whats.append(what)
-        fit = judge_fit(new_peak, machine.usable_gb)
-        if fit is not Fit.DOES_NOT_FIT:
+        if fit in good_enough:
             return [Change(" and ".join(whats), "the costs of each", new_peak, peak - new_peak, fit)]
     smaller = smaller_model(model, options, target)
     return [smaller] if smaller else []
@@ -380,7 +402,7 @@ def _plan_json(model: ModelSpec, plan: MachinePlan) -> dict:
                    "weights": r.weights.value if r.method is Method.INFERENCE else None,
                    "context": r.context if r.method is Method.INFERENCE else None},
         "memory": {"components": [{"key": c.key, "label": c.label, "gb": round(c.bytes / GB, 3),
-                                   "in_host_ram": c.host and not plan.target.hardware.kind.unified}
+                                   "in_host_ram": plan.in_host_ram(c)}
                                   for c in plan.breakdown.components]
                    + [{"key": "runtime", "label": "CUDA context", "gb": plan.target.hardware.runtime_overhead_gb,
                        "in_host_ram": False}],
