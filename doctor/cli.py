@@ -157,16 +157,109 @@ def compare(
     """Side by side: which tools can work on each machine, and how."""
     from .check.engine import CheckRequest, run_check
     from .check.profiles import load
+    from .fit.capacity import capacity_json
+    from .render.fit import render_capacity
     from .render.terminal import console, print_json, render_compare
 
     if len(names) < 2:
         raise AidoctorError("compare needs at least two profiles, e.g. aidoctor compare dgx-spark mac-studio-m4-max")
     columns = [(load(name), run_check(CheckRequest(profile=name, offline=offline, timeout=timeout)).verdicts)
                for name in names]
+    capacity = _capacity(names, offline, timeout)
     if json_out:
-        print_json({"profiles": {p.name: [v.to_json() for v in verdicts] for p, verdicts in columns}})
+        print_json({"profiles": {p.name: [v.to_json() for v in verdicts] for p, verdicts in columns},
+                    "capacity": capacity_json(capacity)})
     else:
         render_compare(columns, console())
+        console().print()
+        render_capacity(capacity, names, console())
+
+
+def _capacity(names: List[str], offline: bool, timeout: float):
+    """A few standard models x the three training methods on each machine (aidoctor fit's defaults)."""
+    from .fit.capacity import capacity_rows
+    from .fit.targets import profile_target
+
+    return capacity_rows([profile_target(name, offline, timeout) for name in names])
+
+
+def _choice(enum, value: str, option: str):
+    try:
+        return enum(value)
+    except ValueError:
+        raise AidoctorError(f"{option} {value!r}: pick one of {', '.join(e.value for e in enum)}") from None
+
+
+@app.command()
+@_guarded
+def fit(
+    model: Optional[str] = typer.Argument(None, metavar="MODEL",
+                                          help="A catalog name (--list-models), a config.json, a model folder or a Hub repo id."),
+    profile: Optional[List[str]] = typer.Option(None, "--profile", metavar="NAME",
+                                                help="Judge a built-in profile (repeatable: side by side). Default: this machine."),
+    facts: Optional[Path] = FactsOpt,
+    method: str = typer.Option("lora", "--method", help="full, lora, qlora or inference."),
+    seq_len: int = typer.Option(2048, "--seq-len", help="Tokens per training sample."),
+    batch: int = typer.Option(1, "--batch", help="Micro-batch (samples per forward pass)."),
+    grad_accum: int = typer.Option(8, "--grad-accum", help="Micro-batches per optimizer step (no memory cost)."),
+    checkpointing: str = typer.Option("auto", "--gradient-checkpointing",
+                                      help="on, off, or auto (the framework's default; on when needed to fit)."),
+    lora_rank: int = typer.Option(16, "--lora-rank"),
+    lora_targets: str = typer.Option("q,k,v,o,gate,up,down", "--lora-targets", help="Linears with adapters."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer",
+                                            help="adamw, adamw-8bit, paged-adamw-8bit, paged-adamw or sgd. "
+                                                 "Default: adamw (torchtune full: paged-adamw-8bit)."),
+    precision: str = typer.Option("bf16", "--precision", help="bf16 (pure) or mixed (fp32 master weights)."),
+    framework: Optional[str] = typer.Option(None, "--framework",
+                                            help="hf, unsloth, torchtune, mlx-lm or llamafactory. Default: mlx-lm on a Mac, else hf."),
+    weights: str = typer.Option("bf16", "--weights", help="Inference weight format: bf16, fp8, int8, nf4, mxfp4, nvfp4, "
+                                                          "gptq-int4, q8_0, q6_k, q5_k_m, q4_k_m, q4_0, q3_k_m, mlx-q4."),
+    context: int = typer.Option(4096, "--context", help="Inference: tokens in the KV cache."),
+    list_models: bool = typer.Option(False, "--list-models", help="List the built-in catalog and exit."),
+    json_out: bool = typer.Option(False, "--json", help="Print the plan as JSON (schema in docs/fit-schema.md)."),
+    offline: bool = typer.Option(False, "--offline", help="Use only cached Hub configs and package-index answers."),
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Will this fine-tune (or inference) fit on this machine, how fast, and what is the cheapest change that makes it fit."""
+    from .fit import memory
+    from .fit.config import resolve_model
+    from .fit.plan import Options, plan_fit, to_json
+    from .fit.targets import facts_target, profile_target, this_machine
+    from .render.terminal import console, print_json
+    from .render.fit import render_fit
+
+    if list_models:
+        from .fit.models import catalog
+
+        for entry in catalog().values():
+            typer.echo(f"{entry.key:32} {entry.title:32} {entry.spec.total_params / 1e9:7.2f}B  {entry.hub}")
+        return
+    if model is None:
+        raise AidoctorError("give a MODEL: a catalog name (aidoctor fit --list-models), a config.json, a folder or a Hub repo id")
+    if facts and profile:
+        raise AidoctorError("--facts and --profile cannot be combined: pick one source of facts")
+    options = Options(
+        method=_choice(memory.Method, method, "--method"), seq_len=seq_len, batch=batch, grad_accum=grad_accum,
+        checkpointing=_choice(memory.Checkpointing, checkpointing, "--gradient-checkpointing"),
+        lora_rank=lora_rank, lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()),
+        optimizer=_choice(memory.Optimizer, optimizer, "--optimizer") if optimizer else None,
+        precision=_choice(memory.Precision, precision, "--precision"), framework=framework,
+        weights=_choice(memory.Weights, weights, "--weights"), context=context)
+    from .fit.plan import check_options
+
+    check_options(options)  # before any probe or download: bad input costs nothing
+    spec = resolve_model(model, offline=offline, timeout=timeout)
+    if profile:
+        targets = [profile_target(name, offline, timeout) for name in dict.fromkeys(profile)]
+    elif facts:
+        targets = [facts_target(facts, offline, timeout)]
+    else:
+        targets = [this_machine(offline, timeout)]
+    result = plan_fit(spec, options, targets)
+    if json_out:
+        print_json(to_json(result))
+    else:
+        render_fit(result, console())
 
 
 MATRIX_FORMATS = ("terminal", "markdown", "html", "csv", "json")

@@ -16,6 +16,7 @@ from importlib import resources
 
 from ..core.errors import UnknownProfile
 from ..core.facts import Machine
+from ..core.hardware import Hardware, parse_hardware
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Profile:
     notes: str
     sources: tuple[str, ...]
     machine: Machine
+    hardware: Hardware  # sourced figures for `aidoctor fit` (compute, memory, bandwidth, power)
 
 
 @functools.cache
@@ -39,7 +41,8 @@ def all_profiles() -> dict[str, Profile]:
         machine = Machine.from_json(data["facts"], where=f"profile {meta['name']}")
         machine = replace(machine, memory_bandwidth_gbs=float(meta["memory_bandwidth_gbs"]))
         profiles[meta["name"]] = Profile(meta["name"], meta["title"], float(meta["memory_bandwidth_gbs"]),
-                                         meta["notes"], tuple(meta["sources"]), machine)
+                                         meta["notes"], tuple(meta["sources"]), machine,
+                                         parse_hardware(meta["hardware"], f"profile {meta['name']}"))
     return profiles
 
 

@@ -42,6 +42,18 @@ class Verdict:
         }
 
 
+DRIVER_FACTS = frozenset({"nvidia_driver", "cuda_driver"})
+
+
+def fixed_by_driver_update(verdict: Verdict) -> bool:
+    """The software state, not the hardware, decides this verdict: every finding at its status comes from a
+    rule about the installed NVIDIA driver (a profile recorded with an old driver), which an update changes."""
+    if verdict.status is not Status.UNSUPPORTED:
+        return False
+    deciding = [f for f in verdict.findings if f.status is verdict.status]
+    return bool(deciding) and all(f.rule is not None and f.rule.when.needs & DRIVER_FACTS for f in deciding)
+
+
 def evaluate(tool: Tool, machine: Machine, available: Availability | None = None,
              watched: frozenset[str] = frozenset()) -> Verdict:
     """Judge `tool` on `machine`.

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..check.engine import Report
 from ..core.facts import Machine
 from ..check.profiles import Profile
 from ..dsl.rules import Finding, Status, Tool
-from ..check.verdicts import Verdict
+from ..check.verdicts import Verdict, fixed_by_driver_update
+
+if TYPE_CHECKING:  # `fit` renders without loading the check engine
+    from ..check.engine import Report
 
 STYLE = {
     Status.OK: "green",
@@ -181,16 +183,23 @@ def _print_finding(finding: Finding, out: Console) -> None:
 
 def render_profiles(profiles: Iterable[Profile], out: Console) -> None:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("profile", "machine", "memory", "bandwidth", "GPU"):
+    for column in ("profile", "machine", "GPU memory", "system memory", "BF16 dense", "power", "GPU"):
         table.add_column(column)
     for profile in profiles:
-        machine = profile.machine
+        machine, hw = profile.machine, profile.hardware
         gpu = ", ".join(f"{g.name}" + (f" ({g.compute_capability})" if g.compute_capability else "")
                         for g in machine.gpus or ()) or "none"
-        memory = f"{machine.memory_gb:g} GB" + (" unified" if machine.unified_memory else "")
-        table.add_row(Text(profile.name), Text(profile.title), Text(memory), Text(f"{profile.memory_bandwidth_gbs:g} GB/s"),
-                      Text(gpu))
+        system = f"{hw.system_memory_gb:g} GB" + (f" at {hw.system_bandwidth_gbs:g} GB/s" if hw.system_bandwidth_gbs else "")
+        if hw.kind.unified and hw.gpu_memory_gb:
+            gpu_memory = f"shared: {hw.usable_gb:.0f} GB usable"
+        else:
+            gpu_memory = f"{hw.gpu_memory_gb:g} GB at {hw.gpu_bandwidth_gbs:g} GB/s" if hw.gpu_memory_gb else "none"
+        table.add_row(Text(profile.name), Text(profile.title), Text(gpu_memory), Text(system),
+                      Text(f"{hw.bf16_dense_tflops:g} TFLOPS" if hw.bf16_dense_tflops else "?"),
+                      Text(f"{hw.power_w:g} W" if hw.power_w else "?"), Text(gpu))
     out.print(table)
+    out.print(Text("Each figure's source: the profile's hardware.sources (doctor/profiles/NAME.json); "
+                   "`aidoctor fit MODEL --profile NAME --json` prints them."))
 
 
 def render_compare(columns: list[tuple[Profile, tuple[Verdict, ...]]], out: Console) -> None:
@@ -214,7 +223,10 @@ def render_compare(columns: list[tuple[Profile, tuple[Verdict, ...]]], out: Cons
         cells = []
         for _, verdicts in columns:
             v = verdicts[i]
-            cells.append(status_text(v.status) + Text(f"\n{how(v)}", style="dim"))
+            cell = status_text(v.status) + Text(f"\n{how(v)}", style="dim")
+            if fixed_by_driver_update(v):
+                cell += Text("\nsoftware, not hardware: the recorded driver; a driver update fixes it", style="yellow")
+            cells.append(cell)
         table.add_row(Text(verdict.tool, style="bold"), *cells)
     out.print(table)
     out.print(Text("ok/caveats: a wheel works as is · build: a source build or a wheel from outside the index · "
