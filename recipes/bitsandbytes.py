@@ -13,10 +13,11 @@ from __future__ import annotations
 from ..doctor.dsl.buildflags import bitsandbytes_env
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Tool, apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson,
-    needs_build, nvidia_gpu, on_linux, on_macos, torch_cuda,
+    apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
+    nvidia_gpu, on_linux, on_macos, torch_cuda,
 )
-from .torch import JETSON_AI_LAB_JP6, l4t, linux_cuda
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda
 
 SRC_JETSON = "https://github.com/bitsandbytes-foundation/bitsandbytes/issues/1930"
 SRC_INSTALL = "https://github.com/bitsandbytes-foundation/bitsandbytes/blob/main/docs/source/installation.mdx"
@@ -78,6 +79,7 @@ TOOL = Tool(
     id="bitsandbytes",
     dist="bitsandbytes",
     summary="8-bit optimizers and 4-bit/8-bit quantization (QLoRA)",
+    order=40,
     rules=RULES,
     install="pip install bitsandbytes",
     homepage="https://github.com/bitsandbytes-foundation/bitsandbytes",

@@ -13,10 +13,11 @@ from ..doctor.dsl.buildflags import deepspeed_env
 from ..doctor.core.facts import parse_version
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Ctx, Tool, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
-    on_macos, on_windows, version,
+    Ctx, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows,
+    version,
 )
-from .torch import CUDA_TOOLKIT_FOR_TORCH, TORCH_CC, l4t, linux_cuda, no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import CUDA_TOOLKIT_FOR_TORCH, TORCH_CC, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_INSTALL = "https://github.com/deepspeedai/DeepSpeed/blob/master/docs/_tutorials/advanced-install.md"
 SRC_BUILDER = "https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/builder.py"
@@ -107,6 +108,7 @@ TOOL = Tool(
     id="deepspeed",
     dist="deepspeed",
     summary="ZeRO sharding, offload and fused optimizers; CUDA ops compiled on first use",
+    order=60,
     rules=RULES,
     install="pip install deepspeed",
     sdist_compiles=False,  # its ops are JIT-compiled at first use (the rules above say when that needs nvcc)

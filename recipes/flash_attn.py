@@ -13,10 +13,11 @@ from __future__ import annotations
 from ..doctor.dsl.buildflags import flash_attn_env
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Tool, caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu,
-    on_linux, on_macos, on_windows, torch_cpu_only,
+    caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos,
+    on_windows, torch_cpu_only,
 )
-from .torch import CUDA_TOOLKIT_FOR_TORCH, no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import CUDA_TOOLKIT_FOR_TORCH, no_gpu, nvcc
 
 SRC_README = "https://github.com/Dao-AILab/flash-attention/blob/main/README.md"
 SRC_SETUP = "https://github.com/Dao-AILab/flash-attention/blob/main/setup.py"
@@ -109,6 +110,7 @@ TOOL = Tool(
     id="flash-attn",
     dist="flash-attn",
     summary="FlashAttention 2: fused attention kernels for NVIDIA GPUs (Ampere and newer)",
+    order=20,
     rules=RULES,
     install=BUILD,
     alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers '

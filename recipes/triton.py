@@ -11,10 +11,10 @@ from __future__ import annotations
 from ..doctor.dsl.buildflags import triton_runtime_env
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Tool, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
-    on_macos, on_windows, version,
+    caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
 )
-from .torch import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_README = "https://github.com/triton-lang/triton/blob/main/README.md"
 SRC_SM121A = "https://github.com/triton-lang/triton/issues/8539"
@@ -84,6 +84,7 @@ TOOL = Tool(
     id="triton",
     dist="triton",
     summary="GPU kernel compiler used by torch.compile, unsloth and Liger kernels",
+    order=10,
     rules=RULES,
     install="pip install triton",
     alternative="on a Mac: MLX custom Metal kernels (mx.fast.metal_kernel); on Windows: pip install triton-windows",

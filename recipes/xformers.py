@@ -13,10 +13,10 @@ from __future__ import annotations
 from ..doctor.dsl.buildflags import xformers_env
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Tool, arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos,
-    torch_cpu_only,
+    arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos, torch_cpu_only,
 )
-from .torch import TORCH_CC, l4t, linux_cuda, no_gpu
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import TORCH_CC, l4t, linux_cuda, no_gpu
 
 SRC_README = "https://github.com/facebookresearch/xformers/blob/main/README.md"
 SRC_ARM = "https://github.com/facebookresearch/xformers/issues/1142"
@@ -71,6 +71,7 @@ TOOL = Tool(
     id="xformers",
     dist="xformers",
     summary="memory-efficient attention and fused kernels for CUDA GPUs",
+    order=50,
     rules=RULES,
     install="pip install xformers",
     alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers',

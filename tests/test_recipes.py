@@ -18,7 +18,8 @@ import pytest
 import aidoctor.recipes as recipes_pkg
 from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
 from aidoctor.doctor.check.index import Availability
-from aidoctor.doctor.dsl.rules import Ctx, Status, Tool
+from aidoctor.doctor.dsl.rules import Ctx, Status
+from aidoctor.doctor.dsl.tool import Tool
 from aidoctor.doctor.check.verdicts import Verdict, evaluate
 from aidoctor.recipes import all_tools
 

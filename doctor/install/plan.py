@@ -24,7 +24,8 @@ from .envstate import EnvState, is_protected
 from ..core.facts import Machine
 from ..check.index import Availability
 from ..dsl.recipe import EnvVar, Recipe
-from ..dsl.rules import Ctx, Status, Tool
+from ..dsl.rules import Ctx, Status
+from ..dsl.tool import Tool
 from ..check.verdicts import Verdict
 
 # Settings that change how fast a build runs, not what it produces: left out of the build key.

@@ -31,7 +31,7 @@ from ..core.facts import Machine, canonical_name
 from ..check.index import Availability, Index, _wheel_fits, platform_tags, select
 from ..core.paths import cache_dir
 from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
-from ..dsl.rules import Tool
+from ..dsl.tool import Tool
 from ..core.smoke_store import SmokeStore
 from .smoke import SmokeResult, run_smoke
 from ..core.system import LiveSystem, System
