@@ -10,8 +10,9 @@ AVX2 on x86_64; on MPS 4-bit works and 8-bit optimizers are in progress.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import bitsandbytes_env
-from ..doctor.dsl.recipe import Recipe
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.buildflags import describe, nvcc_cc, nvidia_ccs, present, thor_note
+from ..doctor.dsl.recipe import EnvVar, Recipe
 from ..doctor.dsl.rules import (
     apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
     nvidia_gpu, on_linux, on_macos, torch_cuda,
@@ -74,6 +75,32 @@ RULES = (
         fix=None,
         source=SRC_README),
 )
+
+# -- the source build's environment --
+
+
+def bitsandbytes_cmake_args(machine: Machine) -> EnvVar | None:
+    """CMAKE_ARGS="-DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY=87": the CMake cache variables of its build.
+
+    bitsandbytes builds with `scikit_build_core.setuptools.build_meta`, which hands the CMAKE_ARGS
+    environment variable to CMake's configure step; its CMakeLists.txt reads COMPUTE_BACKEND and
+    COMPUTE_CAPABILITY ("89;90;100;120"-style numbers), defaulting to the CPU backend. Thor is 110 from
+    CUDA 13 on and 101 before.
+    Sources: https://github.com/bitsandbytes-foundation/bitsandbytes/blob/main/CMakeLists.txt,
+    https://github.com/scikit-build/scikit-build-core (CMAKE_ARGS).
+    """
+    gpus = nvidia_ccs(machine)
+    if gpus is None:
+        return None
+    numbers = ";".join(f"{major}{minor}" for major, minor in sorted({nvcc_cc(cc, machine) for _, cc in gpus}))
+    return EnvVar("CMAKE_ARGS", f"-DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY={numbers}",
+                  f"{describe(gpus)}: bitsandbytes' CMake build takes it as COMPUTE_CAPABILITY, passed through "
+                  f"scikit-build-core's CMAKE_ARGS{thor_note(gpus, machine)}")
+
+
+def bitsandbytes_env(machine: Machine) -> tuple[EnvVar, ...]:
+    return present(bitsandbytes_cmake_args(machine))
+
 
 TOOL = Tool(
     id="bitsandbytes",

@@ -9,7 +9,6 @@ inside the NGC PyTorch container to keep that torch build.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import triton_runtime_env
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
     apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
@@ -17,6 +16,7 @@ from ..doctor.dsl.rules import (
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import l4t, linux_cuda, no_gpu
+from .triton import triton_runtime_env
 
 SRC_PYPI = "https://pypi.org/project/unsloth/2026.10.9/"
 SRC_DEVICE = "https://github.com/unslothai/unsloth/blob/main/unsloth/device_type.py"

@@ -10,8 +10,11 @@ build on aarch64, so it is built without it.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import xformers_env
-from ..doctor.dsl.recipe import Recipe
+from dataclasses import replace
+
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.buildflags import NVCC_GB_PER_JOB, max_jobs, nvidia_ccs, present, torch_cuda_arch_list
+from ..doctor.dsl.recipe import EnvVar, Recipe
 from ..doctor.dsl.rules import (
     arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos, torch_cpu_only,
 )
@@ -66,6 +69,45 @@ RULES = (
         fix="pip install xformers --index-url https://download.pytorch.org/whl/cu130  # match torch.version.cuda",
         source=SRC_README),
 )
+
+# -- the source build's environment --
+
+# xformers releases that bundle FlashAttention 3 (0.0.31 on; 0.0.35's setup.py bundles none) build it on
+# x86_64 for sm_90 only, and their CI does so with MAX_JOBS=2 on 8-core, 32 GB runners ("FA3 is memory
+# hungry"): 16 GB a job.
+XFORMERS_FA3_GB_PER_JOB = 16.0
+FORCE_CUDA = EnvVar(
+    "FORCE_CUDA", "1",
+    "build the CUDA kernels even where torch.cuda.is_available() is False at build time, as in a container "
+    "without --gpus (xformers setup.py)")
+XFORMERS_DISABLE_FLASH_ATTN = EnvVar(
+    "XFORMERS_DISABLE_FLASH_ATTN", "1",
+    "xformers releases from 0.0.31 fail to build their bundled FlashAttention 3 on aarch64 (xformers#1298); "
+    "0.0.35's setup.py bundles none, so there it changes nothing")
+
+
+def xformers_env(machine: Machine) -> tuple[EnvVar, ...]:
+    """xformers' source build: its own arch list, no bundled FlashAttention on aarch64.
+
+    NVCC_THREADS is not set: xformers' setup.py passes `--threads 4` itself and never reads it, and with one
+    architecture those threads have a single -gencode target per file. Releases that bundle FA3 build it on
+    x86_64 for sm_90 only, where a job takes about 16 GB; otherwise flash-attn's 5 GB a job holds. MAX_JOBS
+    reaches the compiler through torch's BuildExtension (with ninja).
+    Sources: https://github.com/facebookresearch/xformers/blob/main/setup.py,
+    https://github.com/facebookresearch/xformers/issues/1298.
+    """
+    arch_list = torch_cuda_arch_list(machine)
+    if arch_list is None:
+        return ()
+    aarch64 = machine.arch == "aarch64"
+    if not aarch64 and (9, 0) in {cc for _, cc in nvidia_ccs(machine) or ()}:
+        jobs = max_jobs(machine, XFORMERS_FA3_GB_PER_JOB)
+        jobs = replace(jobs, why=f"{jobs.why}; {XFORMERS_FA3_GB_PER_JOB:g} GB a job for the FlashAttention 3 that "
+                                 "xformers may bundle for sm_90 (its CI: MAX_JOBS=2 on 32 GB runners)")
+    else:
+        jobs = max_jobs(machine, NVCC_GB_PER_JOB)
+    return present(arch_list, FORCE_CUDA, XFORMERS_DISABLE_FLASH_ATTN if aarch64 else None, jobs)
+
 
 TOOL = Tool(
     id="xformers",
