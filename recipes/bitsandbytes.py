@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import describe, nvcc_cc, nvidia_ccs, present, thor_note
-from ..doctor.dsl.recipe import EnvVar, Recipe
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
     apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
     nvidia_gpu, on_linux, on_macos, torch_cuda,
@@ -118,5 +118,16 @@ TOOL = Tool(
         # Its build backend is scikit_build_core.setuptools.build_meta driving CMake >= 3.22.1.
         build_requires=("scikit-build-core", "setuptools>=77.0.3", "cmake>=3.22.1"),
         smoke="bitsandbytes.py",
+        known_failures=(
+            KnownFailure(
+                r"named symbol not found",
+                "the tool's CUDA library has no kernel this GPU can run: on a Jetson, PyPI's aarch64 bitsandbytes (an "
+                "SBSA build without sm_87) imports, then fails like this at the first kernel; build it on the device: "
+                "cmake -DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY=87 -S . && make", SRC_JETSON),
+            # printed by recipes/smoke/bitsandbytes.py when a 4-bit roundtrip is off
+            KnownFailure(
+                r"exceeds NF4's bound",
+                "a kernel computes wrong values: its result differs from the reference beyond tolerance"),
+        ),
     ),
 )

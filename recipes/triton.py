@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import nvidia_ccs, present, toolkit_version
-from ..doctor.dsl.recipe import EnvVar, Recipe
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
     caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
 )
@@ -145,5 +145,10 @@ TOOL = Tool(
     homepage="https://triton-lang.org",
     # PyPI has never had a triton sdist (wheels only), and its source build fetches a prebuilt LLVM from the
     # network; TRITON_PTXAS_PATH reaches the smoke test and the plan's run-time environment.
-    recipe=Recipe(binary_only=True, runtime_env=triton_runtime_env, smoke="triton.py"),
+    recipe=Recipe(binary_only=True, runtime_env=triton_runtime_env, smoke="triton.py", known_failures=(
+        KnownFailure(
+            r"ptxas.{0,200}sm_\d+a|sm_\d+a.{0,200}ptxas",
+            "triton's bundled ptxas does not know this GPU: set TRITON_PTXAS_PATH to the CUDA toolkit's ptxas "
+            "(export TRITON_PTXAS_PATH=$CUDA_HOME/bin/ptxas)", SRC_SM121A),
+    )),
 )

@@ -9,7 +9,7 @@ inside the NGC PyTorch container to keep that torch build.
 
 from __future__ import annotations
 
-from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.recipe import KnownFailure, Recipe
 from ..doctor.dsl.rules import (
     apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only, version,
@@ -144,5 +144,9 @@ TOOL = Tool(
     # --no-deps: unsloth 2026.10.9 and unsloth-zoo declare torch < 2.15, so pip would replace the installed torch
     # (and its CUDA libraries) with an older one; NVIDIA's DGX Spark playbook installs it the same way. Its other
     # requirements are resolved separately against the pinned torch. Its kernels are triton's, hence the ptxas path.
-    recipe=Recipe(no_deps=True, runtime_env=triton_runtime_env, smoke="unsloth.py"),
+    recipe=Recipe(no_deps=True, runtime_env=triton_runtime_env, smoke="unsloth.py", known_failures=(
+        KnownFailure(
+            r"Unsloth currently only works on NVIDIA GPUs|Unsloth cannot find any torch accelerator",
+            "unsloth found no CUDA in this torch: install a CUDA build of torch (cu128/cu130 index)", SRC_NO_GPU),
+    )),
 )
