@@ -48,5 +48,9 @@ def watched_dists() -> frozenset[str]:
 
 @functools.cache
 def protected() -> tuple[Protected, ...]:
-    """What every install pins and must leave unchanged, as the tools declare it: torch, triton, the CUDA libraries."""
-    return tuple(dict.fromkeys(group for tool in all_tools().values() for group in tool.protects))
+    """What every install pins and must leave unchanged, as the tools declare it: torch, triton, the CUDA libraries.
+
+    In the registry's order, families by prefix (the CUDA libraries) after the named distributions.
+    """
+    groups = dict.fromkeys(group for tool in all_tools().values() for group in tool.protects)
+    return tuple(sorted(groups, key=lambda group: bool(group.prefixes)))

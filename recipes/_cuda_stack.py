@@ -14,12 +14,17 @@ from packaging.version import Version
 from ..doctor.core.facts import parse_version
 from ..doctor.core.nvidia import code_for, driver_floor, jetpack_for_l4t, parse_arch
 from ..doctor.dsl.rules import Cond, Ctx, check, cuda_toolkit, no_cuda_toolkit, nvidia_gpu, on_linux
+from ..doctor.dsl.tool import Protected
 
 JETSON_AI_LAB_JP6 = "https://pypi.jetson-ai-lab.io/jp6/cu126"
 CUDA_TOOLKIT_FOR_TORCH = ("sudo apt-get install cuda-toolkit-$(python -c \"import torch; "
                           "print(torch.version.cuda.replace('.', '-'))\")  # NVIDIA's CUDA apt repository")
 TORCH_CC = "$(python -c 'import torch; print(\"%d.%d\" % torch.cuda.get_device_capability())')"
 DRIVER_580_FIX = "sudo apt-get install nvidia-driver-580-open  # Ubuntu; elsewhere your distribution's R580+ driver"
+
+# The CUDA runtime wheels torch pins (nvidia-cudnn-cu12, nvidia-nccl-cu13, cuda-toolkit, ...): torch declares
+# them protected, since another tool's install replacing one breaks torch as surely as replacing torch.
+CUDA_LIBRARIES = Protected("the CUDA libraries", prefixes=("nvidia-", "cuda-"))
 
 SRC_JETSON_WHEELS = "https://github.com/dusty-nv/jetson-containers/blob/master/docs/pypi-config.md"
 

@@ -17,9 +17,9 @@ from ..doctor.dsl.rules import (
     apple_silicon, arch_is, caveat, check, conflicts, gpu_cc, is_installed, jetson, macos, mps_unusable, needs_build,
     nvidia_driver, nvidia_gpu, on_linux, on_macos, on_windows, torch_cpu_only, translated_python, version,
 )
-from ..doctor.dsl.tool import Tool
+from ..doctor.dsl.tool import Protected, Tool
 from ._cuda_stack import (
-    DRIVER_580_FIX, JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, TORCH_CC, gb10_runs_sm120_code, l4t, linux_cuda,
+    CUDA_LIBRARIES, DRIVER_580_FIX, JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, TORCH_CC, gb10_runs_sm120_code, l4t, linux_cuda,
     pypi_torch_below_driver_floor, pypi_torch_lacks_code, seen_pypi_torch_and_driver, seen_pypi_torch_and_gpu, seen_torch_and_driver, seen_torch_and_gpu,
     torch_below_driver_floor, torch_cuda_above_driver, torch_lacks_code,
 )
@@ -233,4 +233,6 @@ TOOL = Tool(
     homepage="https://pytorch.org",
     # Never from source: hours of compiling and tens of GB; where no wheel fits, the rules name the index that has one.
     recipe=Recipe(binary_only=True, smoke="torch.py"),
+    # A working CUDA torch is what every other install must leave alone, with the CUDA wheels it pins.
+    protects=(Protected("torch", names=frozenset({"torch", "torchvision", "torchaudio"})), CUDA_LIBRARIES),
 )

@@ -16,7 +16,7 @@ from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
     caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
 )
-from ..doctor.dsl.tool import Tool
+from ..doctor.dsl.tool import Protected, Tool
 from ._cuda_stack import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_README = "https://github.com/triton-lang/triton/blob/main/README.md"
@@ -151,4 +151,6 @@ TOOL = Tool(
             "triton's bundled ptxas does not know this GPU: set TRITON_PTXAS_PATH to the CUDA toolkit's ptxas "
             "(export TRITON_PTXAS_PATH=$CUDA_HOME/bin/ptxas)", SRC_SM121A),
     )),
+    # torch pins its own triton (pytorch-triton on nightlies, pytorch-triton-rocm for ROCm builds).
+    protects=(Protected("triton", names=frozenset({"triton", "pytorch-triton", "pytorch-triton-rocm"})),),
 )

@@ -32,8 +32,8 @@ from aidoctor.doctor.install import smoke
 from aidoctor.doctor.core.errors import UnknownTool
 from aidoctor.doctor.core.smoke_store import SmokeStore
 from aidoctor.doctor.install.smoke import (
-    GENERIC_FAILURES, SmokeResult, signatures_for, build_script, likely_cause, load_script, parse_smoke_output, run_smoke,
-    script_for, script_names,
+    GENERIC_FAILURES, SmokeResult, build_script, likely_cause, load_script, parse_smoke_output, run_smoke,
+    script_for, script_names, signatures_for,
 )
 from aidoctor.doctor.core.system import CommandResult, LiveSystem
 from aidoctor.doctor.dsl.recipe import KnownFailure
