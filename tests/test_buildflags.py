@@ -164,5 +164,5 @@ def test_every_recipe_names_its_smoke_script():
         "torch": "torch.py", "triton": "triton.py", "flash-attn": "flash_attn.py", "bitsandbytes": "bitsandbytes.py",
         "xformers": "xformers.py", "deepspeed": "deepspeed.py", "unsloth": "unsloth.py", "peft": "peft.py",
         "trl": "trl.py", "transformers": "transformers.py", "accelerate": "accelerate.py", "mlx": "mlx.py",
-        "mlx-lm": "mlx_lm.py",
+        "mlx-lm": "mlx_lm.py", "causal-conv1d": "causal_conv1d.py", "mamba-ssm": "mamba_ssm.py",
     }

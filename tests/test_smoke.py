@@ -95,7 +95,7 @@ AIDOCTOR-SMOKE {"result": "fail", "tool": "torch", "device": null, "failed": "de
 def test_there_is_one_script_per_tool():
     names = script_names()
     assert set(names) == {"torch", "triton", "flash_attn", "bitsandbytes", "xformers", "deepspeed", "unsloth", "peft",
-                          "trl", "transformers", "accelerate", "mlx", "mlx_lm"}
+                          "trl", "transformers", "accelerate", "mlx", "mlx_lm", "causal_conv1d", "mamba_ssm"}
     tools = all_tools()
     assert [n for n in names if n.replace("_", "-") not in tools] == []
 
