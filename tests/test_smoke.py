@@ -9,7 +9,8 @@ interpreter without torch). Each is stdout, a newline, then stderr, as run_smoke
 
 The tests marked `network` build one venv for the session (the CPU torch wheel from /opt/wheels, the tools from
 PyPI: a few minutes) and run the CPU-capable scripts for real. The GPU scripts (triton, flash_attn, xformers,
-unsloth) and deepspeed (which needs a source build) are only compiled here.
+unsloth, causal_conv1d, mamba_ssm) and deepspeed (which needs a source build) are only compiled here;
+mamba_ssm's recorded run without a GPU is in tests/test_recipe_mamba.py.
 """
 
 from __future__ import annotations
