@@ -103,10 +103,10 @@ def extension_rules(*, name: str, dist: str, force_build: str, readme: str, setu
         # -- how to build it here --
         needs_build(
             when=to_build,
-            msg=f"no {name} wheel on PyPI for any platform, aarch64 included (source only): setup.py guesses a wheel from its GitHub "
-                "release (built for torch 2.6-2.10 only) and otherwise compiles against the installed torch for every "
-                "architecture its nvcc knows, with nvcc --threads 4 per file; TORCH_CUDA_ARCH_LIST cannot narrow it, "
-                f"so cap MAX_JOBS, and {force_build}=TRUE skips the guess",
+            msg=f"no {name} wheel on PyPI for any platform, aarch64 included (source only): setup.py guesses a wheel "
+                "from its GitHub release (built for torch 2.6-2.10 only) and otherwise compiles against the installed "
+                "torch for every architecture its nvcc knows, with nvcc --threads 4 per file; TORCH_CUDA_ARCH_LIST "
+                f"cannot narrow it, so cap MAX_JOBS, and {force_build}=TRUE skips the guess",
             fix=build,
             source=releases),
         caveat(

@@ -19,9 +19,10 @@ from ..doctor.dsl.rules import (
 )
 from ..doctor.dsl.tool import Protected, Tool
 from ._cuda_stack import (
-    CUDA_LIBRARIES, DRIVER_580_FIX, JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, TORCH_CC, gb10_runs_sm120_code, l4t, linux_cuda,
-    pypi_torch_below_driver_floor, pypi_torch_lacks_code, seen_pypi_torch_and_driver, seen_pypi_torch_and_gpu, seen_torch_and_driver, seen_torch_and_gpu,
-    torch_below_driver_floor, torch_cuda_above_driver, torch_lacks_code,
+    CUDA_LIBRARIES, DRIVER_580_FIX, JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, TORCH_CC, gb10_runs_sm120_code, l4t,
+    linux_cuda, pypi_torch_below_driver_floor, pypi_torch_lacks_code, seen_pypi_torch_and_driver,
+    seen_pypi_torch_and_gpu, seen_torch_and_driver, seen_torch_and_gpu, torch_below_driver_floor,
+    torch_cuda_above_driver, torch_lacks_code,
 )
 
 SRC_TORCH_PYPI = "https://pypi.org/project/torch/2.15.0/"
