@@ -1,7 +1,9 @@
-"""One module per training tool; each exports `TOOL`, a `doctor.rules.Tool`.
+"""One module per training tool; each exports `TOOL`, a `doctor.dsl.tool.Tool`.
 
 Adding a tool means adding one module here: the registry finds it by
-walking this package, and a test asserts that every module exports `TOOL`.
+walking this package (modules starting with "_" are shared code, not
+tools), orders it by its `Tool.order`, and a test asserts that every module
+exports `TOOL`.
 """
 
 from __future__ import annotations
@@ -11,21 +13,31 @@ import importlib
 import pkgutil
 
 from ..doctor.core.facts import canonical_name
-from ..doctor.dsl.rules import Tool
+from ..doctor.dsl.tool import Protected, Tool
+
+
+@functools.cache
+def _modules() -> dict[str, tuple[str, Tool]]:
+    """Each tool's id -> the name of the module that declares it, and its TOOL; in the order of `Tool.order`."""
+    found: dict[str, tuple[str, Tool]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        tool = importlib.import_module(f"{__name__}.{info.name}").TOOL
+        if tool.id in found:
+            raise RuntimeError(f"two recipe modules declare the tool {tool.id!r}")
+        found[tool.id] = (info.name, tool)
+    return dict(sorted(found.items(), key=lambda item: (item[1][1].order, item[0])))
 
 
 @functools.cache
 def all_tools() -> dict[str, Tool]:
-    tools: dict[str, Tool] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        tool = module.TOOL
-        if tool.id in tools:
-            raise RuntimeError(f"two recipe modules declare the tool {tool.id!r}")
-        tools[tool.id] = tool
-    return dict(sorted(tools.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER))))
+    return {tool_id: tool for tool_id, (_, tool) in _modules().items()}
+
+
+def module_path(tool: Tool) -> str:
+    """Where a tool is declared, relative to the project root: recipes/flash_attn.py."""
+    return f"recipes/{_modules()[tool.id][0]}.py"
 
 
 @functools.cache
@@ -34,8 +46,11 @@ def watched_dists() -> frozenset[str]:
     return frozenset(canonical_name(name) for tool in all_tools().values() for name in (tool.dist, *tool.companions))
 
 
-# The order people read the table in: the stack from the bottom up.
-_ORDER = {name: i for i, name in enumerate((
-    "torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "torchao",
-    "liger-kernel", "transformers", "accelerate", "peft", "trl", "unsloth", "axolotl", "llamafactory",
-    "torchtune", "vllm", "mlx", "mlx-lm"))}
+@functools.cache
+def protected() -> tuple[Protected, ...]:
+    """What every install pins and must leave unchanged, as the tools declare it: torch, triton, the CUDA libraries.
+
+    In the registry's order, families by prefix (the CUDA libraries) after the named distributions.
+    """
+    groups = dict.fromkeys(group for tool in all_tools().values() for group in tool.protects)
+    return tuple(sorted(groups, key=lambda group: bool(group.prefixes)))

@@ -7,7 +7,8 @@ torch >= 2.0 and Python >= 3.10 (the index applies the latter).
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import Tool, conflicts, installed, version
+from ..doctor.dsl.rules import conflicts, installed, version
+from ..doctor.dsl.tool import Tool
 
 RULES = (
     conflicts(
@@ -21,6 +22,7 @@ TOOL = Tool(
     id="accelerate",
     dist="accelerate",
     summary="device placement, mixed precision and multi-GPU launch for PyTorch training",
+    order=100,
     rules=RULES,
     install="pip install accelerate",
     homepage="https://github.com/huggingface/accelerate",

@@ -9,8 +9,9 @@ WSL or Docker.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import Tool, arch_is, caveat, conflicts, gpu_cc, installed, on_linux, on_macos, on_windows, version
-from .torch import l4t, linux_cuda, no_gpu
+from ..doctor.dsl.rules import arch_is, caveat, conflicts, gpu_cc, installed, on_linux, on_macos, on_windows, version
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import l4t, linux_cuda, no_gpu
 
 SRC_README = "https://github.com/axolotl-ai-cloud/axolotl/blob/main/README.md"
 SRC_PYPI = "https://pypi.org/project/axolotl/0.21.0/"
@@ -73,6 +74,7 @@ TOOL = Tool(
     id="axolotl",
     dist="axolotl",
     summary="config-driven LoRA/QLoRA/full fine-tuning on NVIDIA GPUs",
+    order=140,
     rules=RULES,
     install="pip install axolotl",
     alternative="trl + peft (pip install trl peft)",

@@ -10,13 +10,15 @@ AVX2 on x86_64; on MPS 4-bit works and 8-bit optimizers are in progress.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import bitsandbytes_env
-from ..doctor.dsl.recipe import Recipe
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.buildflags import describe, nvcc_cc, nvidia_ccs, present, thor_note
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Tool, apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson,
-    needs_build, nvidia_gpu, on_linux, on_macos, torch_cuda,
+    apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
+    nvidia_gpu, on_linux, on_macos, torch_cuda,
 )
-from .torch import JETSON_AI_LAB_JP6, l4t, linux_cuda
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda
 
 SRC_JETSON = "https://github.com/bitsandbytes-foundation/bitsandbytes/issues/1930"
 SRC_INSTALL = "https://github.com/bitsandbytes-foundation/bitsandbytes/blob/main/docs/source/installation.mdx"
@@ -74,10 +76,37 @@ RULES = (
         source=SRC_README),
 )
 
+# -- the source build's environment --
+
+
+def bitsandbytes_cmake_args(machine: Machine) -> EnvVar | None:
+    """CMAKE_ARGS="-DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY=87": the CMake cache variables of its build.
+
+    bitsandbytes builds with `scikit_build_core.setuptools.build_meta`, which hands the CMAKE_ARGS
+    environment variable to CMake's configure step; its CMakeLists.txt reads COMPUTE_BACKEND and
+    COMPUTE_CAPABILITY ("89;90;100;120"-style numbers), defaulting to the CPU backend. Thor is 110 from
+    CUDA 13 on and 101 before.
+    Sources: https://github.com/bitsandbytes-foundation/bitsandbytes/blob/main/CMakeLists.txt,
+    https://github.com/scikit-build/scikit-build-core (CMAKE_ARGS).
+    """
+    gpus = nvidia_ccs(machine)
+    if gpus is None:
+        return None
+    numbers = ";".join(f"{major}{minor}" for major, minor in sorted({nvcc_cc(cc, machine) for _, cc in gpus}))
+    return EnvVar("CMAKE_ARGS", f"-DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY={numbers}",
+                  f"{describe(gpus)}: bitsandbytes' CMake build takes it as COMPUTE_CAPABILITY, passed through "
+                  f"scikit-build-core's CMAKE_ARGS{thor_note(gpus, machine)}")
+
+
+def bitsandbytes_env(machine: Machine) -> tuple[EnvVar, ...]:
+    return present(bitsandbytes_cmake_args(machine))
+
+
 TOOL = Tool(
     id="bitsandbytes",
     dist="bitsandbytes",
     summary="8-bit optimizers and 4-bit/8-bit quantization (QLoRA)",
+    order=40,
     rules=RULES,
     install="pip install bitsandbytes",
     homepage="https://github.com/bitsandbytes-foundation/bitsandbytes",
@@ -89,5 +118,16 @@ TOOL = Tool(
         # Its build backend is scikit_build_core.setuptools.build_meta driving CMake >= 3.22.1.
         build_requires=("scikit-build-core", "setuptools>=77.0.3", "cmake>=3.22.1"),
         smoke="bitsandbytes.py",
+        known_failures=(
+            KnownFailure(
+                r"named symbol not found",
+                "the tool's CUDA library has no kernel this GPU can run: on a Jetson, PyPI's aarch64 bitsandbytes (an "
+                "SBSA build without sm_87) imports, then fails like this at the first kernel; build it on the device: "
+                "cmake -DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY=87 -S . && make", SRC_JETSON),
+            # printed by recipes/smoke/bitsandbytes.py when a 4-bit roundtrip is off
+            KnownFailure(
+                r"exceeds NF4's bound",
+                "a kernel computes wrong values: its result differs from the reference beyond tolerance"),
+        ),
     ),
 )

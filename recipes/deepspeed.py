@@ -9,14 +9,15 @@ Without CUDA it picks the `cpu` accelerator (on a Mac `mps`).
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import deepspeed_env
-from ..doctor.core.facts import parse_version
-from ..doctor.dsl.recipe import Recipe
+from ..doctor.core.facts import Machine, parse_version
+from ..doctor.dsl.buildflags import present, toolkit_version, torch_cuda_arch_list
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Ctx, Tool, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
-    on_macos, on_windows, version,
+    Ctx, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows,
+    version,
 )
-from .torch import CUDA_TOOLKIT_FOR_TORCH, TORCH_CC, l4t, linux_cuda, no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import CUDA_TOOLKIT_FOR_TORCH, TORCH_CC, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_INSTALL = "https://github.com/deepspeedai/DeepSpeed/blob/master/docs/_tutorials/advanced-install.md"
 SRC_BUILDER = "https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/builder.py"
@@ -103,10 +104,68 @@ RULES = (
         source=SRC_README),
 )
 
+# -- the source build's environment: which ops are prebuilt --
+
+DS_BUILD_FUSED_ADAM = EnvVar(
+    "DS_BUILD_FUSED_ADAM", "1",
+    "prebuild FusedAdam with this CUDA toolkit (op_builder/fused_adam.py) instead of JIT-compiling it at the "
+    "first training step")
+DS_BUILD_AIO = EnvVar(
+    "DS_BUILD_AIO", "0",
+    "async_io (NVMe offload) needs libaio-dev, which aidoctor does not probe; it stays a JIT op "
+    "(op_builder/async_io.py)")
+
+
+def ds_build_cpu_adam(machine: Machine) -> EnvVar:
+    """DS_BUILD_CPU_ADAM=1: prebuild CPU-Adam (ZeRO-Offload's optimizer) instead of JIT-compiling it.
+
+    On Linux its builder compiles with -march=native (op_builder/builder.py cpu_arch), so the wheel runs
+    only on CPUs like this one; on a Mac the mps builder compiles it with -D__NEON__.
+    Source: https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/builder.py.
+    """
+    if machine.os == "darwin":
+        return EnvVar("DS_BUILD_CPU_ADAM", "1",
+                      "prebuild CPU-Adam for ZeRO-Offload (op_builder/mps/cpu_adam.py, -D__NEON__; OpenMP only with "
+                      "Homebrew's libomp)")
+    return EnvVar("DS_BUILD_CPU_ADAM", "1",
+                  "prebuild CPU-Adam for ZeRO-Offload; it compiles with -march=native, so this wheel runs only on "
+                  "CPUs like this one (op_builder/builder.py cpu_arch)")
+
+
+def ds_skip_cuda_check(machine: Machine) -> EnvVar | None:
+    """DS_SKIP_CUDA_CHECK=1 where nvcc and torch share a CUDA major but not the minor.
+
+    DeepSpeed's op build stops on a minor mismatch outside its allow-list, which (0.19.8) has no CUDA 13
+    entry: PyPI's torch 2.15 (CUDA 13.2) with a CUDA 13.0 toolkit would not build. Across majors nothing
+    helps, and the rules say so.
+    Source: https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/builder.py (assert_no_cuda_mismatch).
+    """
+    build = machine.torch_build
+    built, toolkit = parse_version(build.cuda if build else None), toolkit_version(machine)
+    if built is None or toolkit is None or built.major != toolkit.major or built.minor == toolkit.minor:
+        return None
+    return EnvVar("DS_SKIP_CUDA_CHECK", "1",
+                  f"nvcc is CUDA {toolkit} and torch was built with {built}: same major, and DeepSpeed's minor-version "
+                  "allow-list would stop the op build (assert_no_cuda_mismatch)")
+
+
+def deepspeed_env(machine: Machine) -> tuple[EnvVar, ...]:
+    """DeepSpeed's prebuilt ops: CPU-Adam always; FusedAdam for the GPU where a CUDA toolkit is a fact.
+
+    Source: https://github.com/deepspeedai/DeepSpeed/blob/master/docs/_tutorials/advanced-install.md.
+    """
+    cpu = (ds_build_cpu_adam(machine), DS_BUILD_AIO) if machine.os == "linux" else (ds_build_cpu_adam(machine),)
+    arch_list = torch_cuda_arch_list(machine)
+    if arch_list is None or toolkit_version(machine) is None:
+        return cpu
+    return (*cpu, DS_BUILD_FUSED_ADAM, arch_list, *present(ds_skip_cuda_check(machine)))
+
+
 TOOL = Tool(
     id="deepspeed",
     dist="deepspeed",
     summary="ZeRO sharding, offload and fused optimizers; CUDA ops compiled on first use",
+    order=60,
     rules=RULES,
     install="pip install deepspeed",
     sdist_compiles=False,  # its ops are JIT-compiled at first use (the rules above say when that needs nvcc)
@@ -115,5 +174,11 @@ TOOL = Tool(
     # setup.py is a plain setuptools script (no pyproject.toml) that imports torch, uses py-cpuinfo for the
     # CPU flags (else lscpu) and turns ninja off for prebuilt ops unless DS_ENABLE_NINJA is set.
     recipe=Recipe(build_env=deepspeed_env, always_build=True, build_requires=("setuptools", "wheel", "py-cpuinfo"),
-                  smoke="deepspeed.py"),
+                  smoke="deepspeed.py", known_failures=(
+                      # printed by recipes/smoke/deepspeed.py when the op is neither prebuilt nor JIT-buildable
+                      KnownFailure(
+                          r"CPUAdamBuilder\(\)\.is_compatible\(\) is False",
+                          "DeepSpeed's cpu_adam op is neither prebuilt nor buildable here: install a C++ compiler and "
+                          "torch's headers for the JIT build, or reinstall with DS_BUILD_CPU_ADAM=1", SRC_INSTALL),
+                  )),
 )

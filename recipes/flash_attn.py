@@ -10,13 +10,15 @@ with CUDA >= 13); 121 or 87 would give PTX only. Each nvcc job takes about
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import flash_attn_env
-from ..doctor.dsl.recipe import Recipe
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.buildflags import CC, NVCC_GB_PER_JOB, NVCC_THREADS, describe, max_jobs, nvidia_ccs
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Tool, caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu,
-    on_linux, on_macos, on_windows, torch_cpu_only,
+    caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos,
+    on_windows, torch_cpu_only,
 )
-from .torch import CUDA_TOOLKIT_FOR_TORCH, no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import CUDA_TOOLKIT_FOR_TORCH, no_gpu, nvcc
 
 SRC_README = "https://github.com/Dao-AILab/flash-attention/blob/main/README.md"
 SRC_SETUP = "https://github.com/Dao-AILab/flash-attention/blob/main/setup.py"
@@ -105,10 +107,77 @@ RULES = (
                "PTX only", SRC_NO_SM121),
 )
 
+# -- the source build's environment --
+
+FLASH_ATTENTION_FORCE_BUILD = EnvVar(
+    "FLASH_ATTENTION_FORCE_BUILD", "TRUE",
+    "compile against the installed torch instead of setup.py's guess of a GitHub release wheel, built for "
+    "another torch, CUDA or ABI (flash-attention setup.py CachedWheelsCommand)")
+
+# flash-attn's add_cuda_gencodes emits SASS for these only; anything else gives PTX at most.
+_FLASH_ATTN_SASS = {8: "80", 9: "90", 10: "100", 11: "110", 12: "120"}
+_FLASH_ATTN_REASON = {
+    "80": "sm_80 code runs on every 8.x GPU",
+    "90": "Hopper's sm_90",
+    "100": "the sm_100 family code runs on 10.x",
+    "110": "Thor's 110, which flash-attn compiles as sm_110 from CUDA 13 and maps to sm_101 below it",
+    "120": "sm_120 family code runs on every 12.x GPU, 12.1 included",
+}
+
+
+def _flash_attn_arch(cc: CC) -> str | None:
+    if cc == (10, 1):  # Thor before CUDA 13, not a 10.x Blackwell: flash-attn names it 110
+        return "110"
+    return _FLASH_ATTN_SASS.get(cc[0]) if cc >= (8, 0) else None
+
+
+def flash_attn_cuda_archs(machine: Machine) -> EnvVar | None:
+    """FLASH_ATTN_CUDA_ARCHS: the SASS target flash-attn really emits for each GPU.
+
+    setup.py's add_cuda_gencodes emits SASS only for 80/90/100/110/120 (100f/120f family code on
+    CUDA >= 12.9) and maps a requested 110 to sm_101 below CUDA 13, so Thor is 110 whichever name its
+    driver reports; 87 or 121 would give PTX only. flash-attn 2.8.3 (PyPI's latest) has no 110 yet: Thor
+    needs a newer source. None below compute capability 8.0, which FlashAttention 2 does not support.
+    Source: https://github.com/Dao-AILab/flash-attention/blob/main/setup.py (add_cuda_gencodes).
+    """
+    gpus = nvidia_ccs(machine)
+    if gpus is None:
+        return None
+    archs = sorted({arch for _, cc in gpus if (arch := _flash_attn_arch(cc))}, key=int)
+    if not archs:
+        return None
+    value = ";".join(archs)
+    reasons = "; ".join(_FLASH_ATTN_REASON[arch] for arch in archs)
+    return EnvVar("FLASH_ATTN_CUDA_ARCHS", value,
+                  f"{describe(gpus)}; flash-attn emits SASS only for 80/90/100/110/120, so {value} ({reasons})")
+
+
+def flash_attn_env(machine: Machine) -> tuple[EnvVar, ...]:
+    """flash-attn's source build. FLASH_ATTENTION_FORCE_CXX11_ABI stays unset: the C++ ABI of torch is no
+    fact here, and torch.utils.cpp_extension already compiles with the installed torch's own ABI
+    (torch._C._GLIBCXX_USE_CXX11_ABI); the flag only forces TRUE, for CI wheels meant for NGC images.
+    Source: https://github.com/Dao-AILab/flash-attention/blob/main/setup.py.
+    """
+    archs = flash_attn_cuda_archs(machine)
+    if archs is None:
+        return ()
+    return (FLASH_ATTENTION_FORCE_BUILD, archs, max_jobs(machine, NVCC_GB_PER_JOB), NVCC_THREADS)
+
+
+# How its smoke run fails beyond what any compiled extension meets (another torch's symbols: the engine's).
+KNOWN_FAILURES = (
+    KnownFailure(
+        r"FlashAttention only supports Ampere GPUs or newer",
+        "flash-attn 2 needs compute capability 8.0 or newer; use torch's scaled_dot_product_attention on this GPU",
+        SRC_README),
+)
+
+
 TOOL = Tool(
     id="flash-attn",
     dist="flash-attn",
     summary="FlashAttention 2: fused attention kernels for NVIDIA GPUs (Ampere and newer)",
+    order=20,
     rules=RULES,
     install=BUILD,
     alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers '
@@ -117,5 +186,5 @@ TOOL = Tool(
     # PyPI's sdist is the source. setup.py imports packaging, wheel and torch, declares psutil and ninja as
     # setup_requires, and without ninja torch's BuildExtension compiles one file at a time (MAX_JOBS unused).
     recipe=Recipe(build_env=flash_attn_env, build_requires=("packaging", "psutil", "ninja", "wheel", "setuptools"),
-                  smoke="flash_attn.py"),
+                  smoke="flash_attn.py", known_failures=KNOWN_FAILURES),
 )

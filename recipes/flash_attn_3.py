@@ -11,10 +11,11 @@ MAX_JOBS stays low.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
-    Tool, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux,
-    on_macos, on_windows, torch_cpu_only,
+    conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos, on_windows,
+    torch_cpu_only,
 )
-from .torch import no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import no_gpu, nvcc
 
 SRC_SETUP = "https://github.com/Dao-AILab/flash-attention/blob/main/hopper/setup.py"
 SRC_README = "https://github.com/Dao-AILab/flash-attention/blob/main/README.md"
@@ -82,6 +83,7 @@ TOOL = Tool(
     id="flash-attn-3",
     dist="flash_attn_3",
     summary="FlashAttention 3: attention kernels for NVIDIA Hopper (sm_90a), built from flash-attention's hopper/",
+    order=30,
     rules=RULES,
     install=INSTALL,
     on_index=False,

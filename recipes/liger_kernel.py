@@ -8,9 +8,10 @@ that "inherits Triton's hardware compatibility": Linux with an NVIDIA (CC
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
-    Tool, caveat, conflicts, gpu_cc, installed, is_installed, needs_build, on_linux, on_macos, on_windows,
+    caveat, conflicts, gpu_cc, installed, is_installed, needs_build, on_linux, on_macos, on_windows,
 )
-from .torch import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu, nvcc
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_README = "https://github.com/linkedin/Liger-Kernel/blob/main/README.md"
 SRC_SM121A = "https://github.com/triton-lang/triton/issues/9181"
@@ -54,6 +55,7 @@ TOOL = Tool(
     id="liger-kernel",
     dist="liger-kernel",
     summary="Triton kernels for LLM training (fused cross-entropy, RMSNorm, RoPE, SwiGLU)",
+    order=80,
     rules=RULES,
     install="pip install liger-kernel",
     alternative="plain PyTorch modules (no fused kernels); on a Mac, MLX",

@@ -8,8 +8,9 @@ unless DISABLE_VERSION_CHECK=1.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import Tool, caveat, conflicts, installed, nvidia_gpu, on_linux, on_macos, on_windows, version
-from .torch import no_gpu
+from ..doctor.dsl.rules import caveat, conflicts, installed, nvidia_gpu, on_linux, on_macos, on_windows, version
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import no_gpu
 
 SRC_README = "https://github.com/hiyouga/LLaMA-Factory/blob/main/README.md"
 SRC_CHECK = "https://github.com/hiyouga/LLaMA-Factory/blob/main/src/llamafactory/extras/misc.py"
@@ -57,6 +58,7 @@ TOOL = Tool(
     id="llamafactory",
     dist="llamafactory",
     summary="LLaMA-Factory: fine-tuning through a web UI or YAML configs",
+    order=150,
     rules=RULES,
     install="pip install llamafactory",
     homepage="https://github.com/hiyouga/LLaMA-Factory",

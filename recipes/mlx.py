@@ -14,10 +14,11 @@ from ..doctor.core.nvidia import code_for
 from ..doctor.core.facts import Machine
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Ctx, Tool, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu,
+    Ctx, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu,
     on_linux, on_macos, on_windows, translated_python,
 )
-from .torch import linux_cuda
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import linux_cuda
 
 SRC_INSTALL = "https://ml-explore.github.io/mlx/build/html/install.html"
 SRC_ARCHS = "https://github.com/ml-explore/mlx/blob/main/setup.py"
@@ -138,6 +139,7 @@ TOOL = Tool(
     id="mlx",
     dist="mlx",
     summary="Apple's array framework: Metal on Apple silicon, CUDA or CPU on Linux",
+    order=180,
     rules=RULES,
     install="pip install mlx",
     homepage="https://github.com/ml-explore/mlx",

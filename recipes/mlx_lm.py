@@ -8,7 +8,8 @@ Where mlx cannot run (Intel Macs, macOS < 14, Jetsons), neither can mlx-lm.
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import Tool, caveat, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux
+from ..doctor.dsl.rules import caveat, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux
+from ..doctor.dsl.tool import Tool
 from .mlx import MAC_RULES, backend_extras, mlx_lacks_code, no_cuda_backend, server_nvidia
 
 SRC_PYPI = "https://pypi.org/project/mlx-lm/0.32.2/"
@@ -51,6 +52,7 @@ TOOL = Tool(
     id="mlx-lm",
     dist="mlx-lm",
     summary="LLM inference and LoRA fine-tuning on MLX",
+    order=190,
     rules=RULES,
     install="pip install mlx-lm",
     homepage="https://github.com/ml-explore/mlx-lm",

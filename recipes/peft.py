@@ -7,7 +7,8 @@ A pure-Python wheel that runs wherever torch does (CUDA, MPS, CPU); peft
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import Tool, conflicts, installed, version
+from ..doctor.dsl.rules import conflicts, installed, version
+from ..doctor.dsl.tool import Tool
 
 RULES = (
     conflicts(
@@ -21,6 +22,7 @@ TOOL = Tool(
     id="peft",
     dist="peft",
     summary="parameter-efficient fine-tuning (LoRA, QLoRA adapters) for transformers models",
+    order=110,
     rules=RULES,
     install="pip install peft",
     homepage="https://github.com/huggingface/peft",

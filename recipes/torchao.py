@@ -7,7 +7,8 @@ a pure-Python wheel, so its C++/CUDA extensions are missing on aarch64
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import Tool, arch_is, caveat, gpu_cc, nvidia_gpu, on_linux, on_macos
+from ..doctor.dsl.rules import arch_is, caveat, gpu_cc, nvidia_gpu, on_linux, on_macos
+from ..doctor.dsl.tool import Tool
 
 SRC_README = "https://github.com/pytorch/ao/blob/main/README.md"
 SRC_PYPI = "https://pypi.org/project/torchao/0.18.0/"
@@ -37,6 +38,7 @@ TOOL = Tool(
     id="torchao",
     dist="torchao",
     summary="PyTorch-native quantization and low-precision (float8) training",
+    order=70,
     rules=RULES,
     install="pip install torchao",
     homepage="https://github.com/pytorch/ao",

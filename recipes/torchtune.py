@@ -7,7 +7,8 @@ with torch 2.6.0.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import Tool, always, caveat
+from ..doctor.dsl.rules import always, caveat
+from ..doctor.dsl.tool import Tool
 
 RULES = (
     caveat(
@@ -22,6 +23,7 @@ TOOL = Tool(
     id="torchtune",
     dist="torchtune",
     summary="PyTorch-native fine-tuning recipes (no longer maintained)",
+    order=160,
     rules=RULES,
     install="pip install torchtune",
     alternative="trl + peft, or axolotl",

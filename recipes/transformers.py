@@ -8,7 +8,8 @@ and supports torch 2.6 or later.
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import Tool, conflicts, installed, version
+from ..doctor.dsl.rules import conflicts, installed, version
+from ..doctor.dsl.tool import Tool
 
 RULES = (
     conflicts(
@@ -22,6 +23,7 @@ TOOL = Tool(
     id="transformers",
     dist="transformers",
     summary="Hugging Face models, tokenizers and the Trainer",
+    order=90,
     rules=RULES,
     install="pip install transformers",
     homepage="https://github.com/huggingface/transformers",

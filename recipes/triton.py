@@ -8,13 +8,16 @@ ones on Thor (sm_110a). triton 3.9.0 bundles ptxas 13.4, used for CC >= 9.0.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import triton_runtime_env
-from ..doctor.dsl.recipe import Recipe
+from packaging.version import Version
+
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.buildflags import nvidia_ccs, present, toolkit_version
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Tool, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux,
-    on_macos, on_windows, version,
+    caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
 )
-from .torch import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
+from ..doctor.dsl.tool import Protected, Tool
+from ._cuda_stack import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_README = "https://github.com/triton-lang/triton/blob/main/README.md"
 SRC_SM121A = "https://github.com/triton-lang/triton/issues/8539"
@@ -80,15 +83,74 @@ RULES = (
         source=SRC_SM110A),
 )
 
+# -- the run-time environment: a ptxas that knows this GPU --
+
+# GPUs whose arch-specific target the ptxas bundled with triton before 3.9 does not know, the
+# first CUDA toolkit whose ptxas does, and the report of the failure.
+_PTXAS_TOO_OLD = {
+    (12, 1): ("sm_121a", Version("12.9"), "triton#8539"),
+    (11, 0): ("sm_110a", Version("13.0"), "vllm#31338"),
+}
+
+
+def _ptxas_need(machine: Machine) -> tuple[str, Version, str] | None:
+    gpus = nvidia_ccs(machine)
+    needs = [] if gpus is None else [_PTXAS_TOO_OLD[cc] for _, cc in gpus if cc in _PTXAS_TOO_OLD]
+    return max(needs, key=lambda need: need[1], default=None)
+
+
+def triton_ptxas_path(machine: Machine) -> EnvVar | None:
+    """TRITON_PTXAS_PATH=<cuda_home>/bin/ptxas where triton's bundled ptxas may not know this GPU.
+
+    Triton before 3.9 fails on GB10 with "ptxas fatal: Value 'sm_121a' is not defined" (triton#8539) and
+    on Thor with 'sm_110a' (vLLM PR #31338); a CUDA toolkit's ptxas that knows them (12.9+ for sm_121a,
+    13.0+ for sm_110a) fixes it, and is harmless with triton 3.9, whose bundled ptxas 13.4 knows both.
+    Set only when that toolkit and its folder are facts; otherwise None, and `ptxas_missing` says why.
+    Sources: https://github.com/triton-lang/triton/issues/8539, https://github.com/vllm-project/vllm/pull/31338.
+    """
+    need, toolkit = _ptxas_need(machine), toolkit_version(machine)
+    if need is None or toolkit is None or toolkit < need[1] or machine.cuda_home is None:
+        return None
+    arch, _, report = need
+    return EnvVar("TRITON_PTXAS_PATH", f"{machine.cuda_home}/bin/ptxas",
+                  f"triton before 3.9 bundles a ptxas that does not know {arch} ({report}); this CUDA {toolkit} "
+                  "toolkit's ptxas does")
+
+
+def ptxas_missing(machine: Machine) -> str | None:
+    """What this machine lacks for TRITON_PTXAS_PATH, in one line; None when nothing is missing.
+
+    Source: https://github.com/triton-lang/triton/issues/8539.
+    """
+    need = _ptxas_need(machine)
+    if need is None or triton_ptxas_path(machine) is not None:
+        return None
+    arch, first, report = need
+    return (f"a CUDA toolkit >= {first} whose ptxas knows {arch}, for TRITON_PTXAS_PATH: triton before 3.9 "
+            f"bundles one that does not ({report})")
+
+
+def triton_runtime_env(machine: Machine) -> tuple[EnvVar, ...]:
+    return present(triton_ptxas_path(machine))
+
+
 TOOL = Tool(
     id="triton",
     dist="triton",
     summary="GPU kernel compiler used by torch.compile, unsloth and Liger kernels",
+    order=10,
     rules=RULES,
     install="pip install triton",
     alternative="on a Mac: MLX custom Metal kernels (mx.fast.metal_kernel); on Windows: pip install triton-windows",
     homepage="https://triton-lang.org",
     # PyPI has never had a triton sdist (wheels only), and its source build fetches a prebuilt LLVM from the
     # network; TRITON_PTXAS_PATH reaches the smoke test and the plan's run-time environment.
-    recipe=Recipe(binary_only=True, runtime_env=triton_runtime_env, smoke="triton.py"),
+    recipe=Recipe(binary_only=True, runtime_env=triton_runtime_env, smoke="triton.py", known_failures=(
+        KnownFailure(
+            r"ptxas.{0,200}sm_\d+a|sm_\d+a.{0,200}ptxas",
+            "triton's bundled ptxas does not know this GPU: set TRITON_PTXAS_PATH to the CUDA toolkit's ptxas "
+            "(export TRITON_PTXAS_PATH=$CUDA_HOME/bin/ptxas)", SRC_SM121A),
+    )),
+    # torch pins its own triton (pytorch-triton on nightlies, pytorch-triton-rocm for ROCm builds).
+    protects=(Protected("triton", names=frozenset({"triton", "pytorch-triton", "pytorch-triton-rocm"})),),
 )

@@ -8,7 +8,8 @@ and transformers >= 4.56.2; its vLLM integration (trl[vllm]) takes vllm
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import Tool, caveat, conflicts, installed, version
+from ..doctor.dsl.rules import caveat, conflicts, installed, version
+from ..doctor.dsl.tool import Tool
 
 SRC = "https://pypi.org/project/trl/1.16.0/"
 
@@ -30,6 +31,7 @@ TOOL = Tool(
     id="trl",
     dist="trl",
     summary="post-training trainers (SFT, DPO, GRPO) for transformers models",
+    order=120,
     rules=RULES,
     install="pip install trl",
     homepage="https://github.com/huggingface/trl",

@@ -9,13 +9,14 @@ inside the NGC PyTorch container to keep that torch build.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import triton_runtime_env
-from ..doctor.dsl.recipe import Recipe
+from ..doctor.dsl.recipe import KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Tool, apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
+    apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only, version,
 )
-from .torch import l4t, linux_cuda, no_gpu
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import l4t, linux_cuda, no_gpu
+from .triton import triton_runtime_env
 
 SRC_PYPI = "https://pypi.org/project/unsloth/2026.10.9/"
 SRC_DEVICE = "https://github.com/unslothai/unsloth/blob/main/unsloth/device_type.py"
@@ -135,6 +136,7 @@ TOOL = Tool(
     dist="unsloth",
     companions=("unsloth-zoo",),  # released in lockstep; its torch and transformers pins bind as much
     summary="fast LoRA/QLoRA fine-tuning on NVIDIA GPUs (MLX backend on Apple silicon)",
+    order=130,
     rules=RULES,
     install="pip install unsloth",
     alternative="transformers + peft (pip install transformers peft), slower but with no GPU requirement",
@@ -142,5 +144,9 @@ TOOL = Tool(
     # --no-deps: unsloth 2026.10.9 and unsloth-zoo declare torch < 2.15, so pip would replace the installed torch
     # (and its CUDA libraries) with an older one; NVIDIA's DGX Spark playbook installs it the same way. Its other
     # requirements are resolved separately against the pinned torch. Its kernels are triton's, hence the ptxas path.
-    recipe=Recipe(no_deps=True, runtime_env=triton_runtime_env, smoke="unsloth.py"),
+    recipe=Recipe(no_deps=True, runtime_env=triton_runtime_env, smoke="unsloth.py", known_failures=(
+        KnownFailure(
+            r"Unsloth currently only works on NVIDIA GPUs|Unsloth cannot find any torch accelerator",
+            "unsloth found no CUDA in this torch: install a CUDA build of torch (cu128/cu130 index)", SRC_NO_GPU),
+    )),
 )

@@ -10,10 +10,11 @@ build or the MLX-based vllm-metal plugin.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
-    Tool, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
-    nvidia_driver, on_linux, on_macos, on_windows, version,
+    arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build, nvidia_driver,
+    on_linux, on_macos, on_windows, version,
 )
-from .torch import DRIVER_580_FIX, l4t, linux_cuda, no_gpu
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import DRIVER_580_FIX, l4t, linux_cuda, no_gpu
 
 SRC_GPU = "https://docs.vllm.ai/en/latest/getting_started/installation/gpu/"
 SRC_CPU = "https://docs.vllm.ai/en/latest/getting_started/installation/cpu/"
@@ -107,6 +108,7 @@ TOOL = Tool(
     id="vllm",
     dist="vllm",
     summary="high-throughput LLM inference and serving (generation for TRL's GRPO)",
+    order=170,
     rules=RULES,
     install="pip install vllm",
     alternative="on a Mac: vllm-metal (vLLM on MLX) or mlx-lm (pip install mlx-lm)",

@@ -10,13 +10,16 @@ build on aarch64, so it is built without it.
 
 from __future__ import annotations
 
-from ..doctor.dsl.buildflags import xformers_env
-from ..doctor.dsl.recipe import Recipe
+from dataclasses import replace
+
+from ..doctor.core.facts import Machine
+from ..doctor.dsl.buildflags import NVCC_GB_PER_JOB, max_jobs, nvidia_ccs, present, torch_cuda_arch_list
+from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Tool, arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos,
-    torch_cpu_only,
+    arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos, torch_cpu_only,
 )
-from .torch import TORCH_CC, l4t, linux_cuda, no_gpu
+from ..doctor.dsl.tool import Tool
+from ._cuda_stack import TORCH_CC, l4t, linux_cuda, no_gpu
 
 SRC_README = "https://github.com/facebookresearch/xformers/blob/main/README.md"
 SRC_ARM = "https://github.com/facebookresearch/xformers/issues/1142"
@@ -67,15 +70,66 @@ RULES = (
         source=SRC_README),
 )
 
+# -- the source build's environment --
+
+# xformers releases that bundle FlashAttention 3 (0.0.31 on; 0.0.35's setup.py bundles none) build it on
+# x86_64 for sm_90 only, and their CI does so with MAX_JOBS=2 on 8-core, 32 GB runners ("FA3 is memory
+# hungry"): 16 GB a job.
+XFORMERS_FA3_GB_PER_JOB = 16.0
+FORCE_CUDA = EnvVar(
+    "FORCE_CUDA", "1",
+    "build the CUDA kernels even where torch.cuda.is_available() is False at build time, as in a container "
+    "without --gpus (xformers setup.py)")
+XFORMERS_DISABLE_FLASH_ATTN = EnvVar(
+    "XFORMERS_DISABLE_FLASH_ATTN", "1",
+    "xformers releases from 0.0.31 fail to build their bundled FlashAttention 3 on aarch64 (xformers#1298); "
+    "0.0.35's setup.py bundles none, so there it changes nothing")
+
+
+def xformers_env(machine: Machine) -> tuple[EnvVar, ...]:
+    """xformers' source build: its own arch list, no bundled FlashAttention on aarch64.
+
+    NVCC_THREADS is not set: xformers' setup.py passes `--threads 4` itself and never reads it, and with one
+    architecture those threads have a single -gencode target per file. Releases that bundle FA3 build it on
+    x86_64 for sm_90 only, where a job takes about 16 GB; otherwise flash-attn's 5 GB a job holds. MAX_JOBS
+    reaches the compiler through torch's BuildExtension (with ninja).
+    Sources: https://github.com/facebookresearch/xformers/blob/main/setup.py,
+    https://github.com/facebookresearch/xformers/issues/1298.
+    """
+    arch_list = torch_cuda_arch_list(machine)
+    if arch_list is None:
+        return ()
+    aarch64 = machine.arch == "aarch64"
+    if not aarch64 and (9, 0) in {cc for _, cc in nvidia_ccs(machine) or ()}:
+        jobs = max_jobs(machine, XFORMERS_FA3_GB_PER_JOB)
+        jobs = replace(jobs, why=f"{jobs.why}; {XFORMERS_FA3_GB_PER_JOB:g} GB a job for the FlashAttention 3 that "
+                                 "xformers may bundle for sm_90 (its CI: MAX_JOBS=2 on 32 GB runners)")
+    else:
+        jobs = max_jobs(machine, NVCC_GB_PER_JOB)
+    return present(arch_list, FORCE_CUDA, XFORMERS_DISABLE_FLASH_ATTN if aarch64 else None, jobs)
+
+
+# How its smoke run fails: xformers' dispatcher names no operator for this GPU, dtype or shape.
+KNOWN_FAILURES = (
+    KnownFailure(
+        r"NotImplementedError.{0,400}(memory_efficient_attention|No operator found)",
+        "xformers has no kernel for this GPU, dtype or shape in this build: rebuild it for this GPU "
+        "(TORCH_CUDA_ARCH_LIST) or use torch's scaled_dot_product_attention",
+        "https://github.com/facebookresearch/xformers/blob/main/xformers/ops/fmha/dispatch.py"),
+)
+
+
 TOOL = Tool(
     id="xformers",
     dist="xformers",
     summary="memory-efficient attention and fused kernels for CUDA GPUs",
+    order=50,
     rules=RULES,
     install="pip install xformers",
     alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers',
     homepage="https://github.com/facebookresearch/xformers",
     # PyPI's sdist is the source (0.0.35's carries third_party/cutlass). Its pyproject.toml asks for setuptools >= 64
     # and torch; without ninja torch's BuildExtension compiles one file at a time and MAX_JOBS does nothing.
-    recipe=Recipe(build_env=xformers_env, build_requires=("ninja", "setuptools>=64"), smoke="xformers.py"),
+    recipe=Recipe(build_env=xformers_env, build_requires=("ninja", "setuptools>=64"), smoke="xformers.py",
+                  known_failures=KNOWN_FAILURES),
 )

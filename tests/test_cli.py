@@ -20,8 +20,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
 STATUSES = {"ok", "caveats", "build", "unsupported", "unknown"}
 TOOL_IDS = ["torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "torchao",
-            "liger-kernel", "transformers", "accelerate", "peft", "trl", "unsloth", "axolotl", "llamafactory",
-            "torchtune", "vllm", "mlx", "mlx-lm"]
+            "liger-kernel", "causal-conv1d", "mamba-ssm", "transformers", "accelerate", "peft", "trl", "unsloth",
+            "axolotl", "llamafactory", "torchtune", "vllm", "mlx", "mlx-lm"]
 
 
 @pytest.fixture

@@ -486,7 +486,7 @@ def test_the_cli_page_in_chromium(browser, index_cache, tmp_path, artifacts):
     doc = browser.dump(out, "#sort=2&dir=desc")
     heads = doc.by_id("matrix").one("thead").all("th")
     assert [h.one("span", "title").text() for h in heads[1:]] == ["profile dgx-spark", "profile jetson-agx-orin"]
-    assert shown_tools(doc) == sorted_tools(expected, 2, "desc") and len(expected.tools) == 20
+    assert shown_tools(doc) == sorted_tools(expected, 2, "desc") and len(expected.tools) == 22
     statuses = {row_name(r): [td.attrs["data-status"] for td in r.all("td")] for r in tool_rows(doc)}
     assert statuses == {t: [c.cell(t).status for c in expected.columns] for t in expected.tools}
     # Here some tools are ok on both machines (in the hostile matrix every tool is absent somewhere).

@@ -18,14 +18,15 @@ import pytest
 import aidoctor.recipes as recipes_pkg
 from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
 from aidoctor.doctor.check.index import Availability
-from aidoctor.doctor.dsl.rules import Ctx, Status, Tool
+from aidoctor.doctor.dsl.rules import Ctx, Status
+from aidoctor.doctor.dsl.tool import Tool
 from aidoctor.doctor.check.verdicts import Verdict, evaluate
 from aidoctor.recipes import all_tools
 
 IDS = {
     "torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "unsloth", "peft",
     "trl", "transformers", "accelerate", "torchtune", "axolotl", "llamafactory", "liger-kernel", "torchao", "mlx",
-    "mlx-lm", "vllm",
+    "mlx-lm", "vllm", "causal-conv1d", "mamba-ssm",
 }
 NVCC_NOT_FOUND = "nvcc not found (no CUDA toolkit on PATH, CUDA_HOME or /usr/local/cuda)"
 ARM_FLAGS = ("asimd", "asimddp", "bf16", "dotprod", "i8mm", "neon", "sve", "sve2", "svebf16", "svei8mm")
@@ -138,6 +139,8 @@ def available(tool: str, key: str) -> Availability | None:
         return sdist("flash-attn", "2.8.3.post2")
     if tool == "deepspeed":
         return sdist("deepspeed", "0.19.8")
+    if tool in ("causal-conv1d", "mamba-ssm"):  # tests/fixtures/index: source only, on every platform
+        return sdist(tool, {"causal-conv1d": "1.7.0", "mamba-ssm": "2.3.2.post1"}[tool])
     if tool in PY3 or (py310 and tool in PY310):
         version = PY310[tool] if py310 and tool in PY310 else PY3[tool]
         if tool == "torch":
@@ -186,9 +189,9 @@ TORCH_214_ARM = ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")
 
 # -- the registry and the shape of every rule --
 
-def test_registry_has_exactly_the_twenty_tools():
+def test_registry_has_exactly_the_twenty_two_tools():
     assert set(all_tools()) == IDS
-    assert len(all_tools()) == 20
+    assert len(all_tools()) == 22
 
 
 def _modules():

@@ -9,7 +9,8 @@ interpreter without torch). Each is stdout, a newline, then stderr, as run_smoke
 
 The tests marked `network` build one venv for the session (the CPU torch wheel from /opt/wheels, the tools from
 PyPI: a few minutes) and run the CPU-capable scripts for real. The GPU scripts (triton, flash_attn, xformers,
-unsloth) and deepspeed (which needs a source build) are only compiled here.
+unsloth, causal_conv1d, mamba_ssm) and deepspeed (which needs a source build) are only compiled here;
+mamba_ssm's recorded run without a GPU is in tests/test_recipe_mamba.py.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from aidoctor.doctor.install import smoke
 from aidoctor.doctor.core.errors import UnknownTool
 from aidoctor.doctor.core.smoke_store import SmokeStore
 from aidoctor.doctor.install.smoke import (
-    SmokeResult, build_script, likely_cause, load_script, parse_smoke_output, run_smoke,
-    script_for, script_names,
+    GENERIC_FAILURES, SmokeResult, build_script, likely_cause, load_script, parse_smoke_output, run_smoke,
+    script_for, script_names, signatures_for,
 )
 from aidoctor.doctor.core.system import CommandResult, LiveSystem
+from aidoctor.doctor.dsl.recipe import KnownFailure
 from aidoctor.recipes import all_tools
 
 from .cpu_torch import CPU_WHEEL, require_cpu_wheel
@@ -94,7 +96,7 @@ AIDOCTOR-SMOKE {"result": "fail", "tool": "torch", "device": null, "failed": "de
 def test_there_is_one_script_per_tool():
     names = script_names()
     assert set(names) == {"torch", "triton", "flash_attn", "bitsandbytes", "xformers", "deepspeed", "unsloth", "peft",
-                          "trl", "transformers", "accelerate", "mlx", "mlx_lm"}
+                          "trl", "transformers", "accelerate", "mlx", "mlx_lm", "causal_conv1d", "mamba_ssm"}
     tools = all_tools()
     assert [n for n in names if n.replace("_", "-") not in tools] == []
 
@@ -239,6 +241,37 @@ def failed(error: str, tail: str = "") -> SmokeResult:
 ])
 def test_known_causes(error, tail, expected):
     assert expected in likely_cause(failed(error, tail))
+
+
+@pytest.mark.parametrize("tool, error, expected", [
+    ("flash-attn", "RuntimeError: FlashAttention only supports Ampere GPUs or newer.", "compute capability 8.0"),
+    ("xformers", "NotImplementedError: No operator found for `memory_efficient_attention_forward` with inputs:",
+     "rebuild it for this GPU"),
+    ("unsloth", "NotImplementedError: Unsloth cannot find any torch accelerator? You need a GPU.",
+     "unslothai/unsloth/issues/3553"),
+    ("bitsandbytes", "AssertionError: roundtrip error 0.9000 of the block absmax exceeds NF4's bound 0.2000",
+     "beyond tolerance"),
+])
+def test_each_recipe_knows_its_own_failures(tool, error, expected):
+    result = SmokeResult(tool=tool, passed=False, device="cuda", error=error)
+    assert expected in likely_cause(result)
+    assert any(f.matches(error) for f in all_tools()[tool].recipe.known_failures)  # declared in its recipe
+    assert not any(f.matches(error) for f in GENERIC_FAILURES)
+
+
+def test_the_tools_own_failures_come_first_then_the_generic_ones_then_the_others():
+    signatures = signatures_for("triton")
+    own = all_tools()["triton"].recipe.known_failures
+    assert signatures[:len(own)] == own and own
+    assert signatures[len(own):len(own) + len(GENERIC_FAILURES)] == GENERIC_FAILURES
+    assert all_tools()["bitsandbytes"].recipe.known_failures[0] in signatures[len(own) + len(GENERIC_FAILURES):]
+
+
+def test_every_known_failure_with_a_source_links_it():
+    failures = [f for tool in all_tools().values() if tool.recipe for f in tool.recipe.known_failures]
+    assert failures and all(f.source is None or f.source.startswith("https://") for f in failures)
+    with pytest.raises(ValueError, match="must be a link"):
+        KnownFailure("x", "y", "issue 12")
 
 
 def test_no_cause_for_a_pass_or_an_unknown_failure():

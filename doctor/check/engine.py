@@ -22,7 +22,8 @@ from ..probes import pyenv
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from ..core.facts import Machine
 from .index import Availability, Index, platform_tags, select
-from ..dsl.rules import Status, Tool
+from ..dsl.rules import Status
+from ..dsl.tool import Tool
 from ..core.system import LiveSystem, System
 from .verdicts import Verdict, evaluate
 

@@ -16,7 +16,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from ..core.facts import Machine, canonical_name, parse_version
 from .index import Availability
-from ..dsl.rules import Ctx, Finding, Status, Tool, apply, worst
+from ..dsl.rules import Ctx, Finding, Status, apply, worst
+from ..dsl.tool import Tool
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ so a dry run can print every variable and why.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +23,37 @@ class EnvVar:
     name: str
     value: str
     why: str
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    """A failure signature in a smoke run's error or output, and what it means with its fix.
+
+    `pattern` is a regular expression, matched case-insensitively across lines. `source` is where the
+    failure is reported (an issue, the code that prints the message); None for a message that a smoke
+    script in recipes/smoke/ prints itself.
+    """
+
+    pattern: str
+    cause: str
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is not None and not self.source.startswith("https://"):
+            raise ValueError(f"known failure {self.pattern!r}: its source must be a link, got {self.source!r}")
+        _compiled(self.pattern)  # a bad pattern fails when the recipe is imported, not on a user's failure
+
+    def matches(self, text: str) -> bool:
+        return _compiled(self.pattern).search(text) is not None
+
+    def describe(self) -> str:
+        """The cause in one line, its source at the end."""
+        return f"{self.cause} ({self.source})" if self.source else self.cause
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.DOTALL)
 
 
 def no_flags(machine: Machine) -> tuple[EnvVar, ...]:
@@ -57,3 +90,5 @@ class Recipe:
     # What the smoke test needs beyond the tool (mlx's checks against numpy), installed along with it.
     smoke_requires: tuple[str, ...] = ()
     smoke_timeout: float = 600.0
+    # How its smoke run fails here, and what that means: consulted before the failures any tool can meet.
+    known_failures: tuple[KnownFailure, ...] = ()

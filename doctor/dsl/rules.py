@@ -16,15 +16,12 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable, Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from ..core.facts import Machine, canonical_name, parse_version
-
-if TYPE_CHECKING:
-    from .recipe import Recipe
 
 
 class Status(str, enum.Enum):
@@ -118,27 +115,6 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.source.startswith("https://"):
             raise ValueError(f"rule {self.msg!r} needs a source link, got {self.source!r}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Tool:
-    """One training tool: how to find it installed, how to get it, and when it cannot work."""
-
-    id: str
-    dist: str  # distribution name as installed (and on the package index when on_index)
-    summary: str
-    rules: tuple[Rule, ...]
-    install: str  # the plain install command where a wheel exists
-    on_index: bool = True  # False: not on the package index; rules alone say how to get it
-    sdist_compiles: bool = True  # False: the sdist installs without compiling (deepspeed builds its ops at first use)
-    companions: tuple[str, ...] = ()  # distributions installed with it whose pins matter too (unsloth-zoo)
-    alternative: str | None = None  # what to use where this tool cannot work
-    homepage: str | None = None
-    recipe: Recipe | None = None  # how `aidoctor install` gets it and proves it works; None: not installable
-
-    @property
-    def dist_name(self) -> str:
-        return canonical_name(self.dist)
 
 
 # -- rule constructors: read like declarations in a tool module --

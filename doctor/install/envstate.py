@@ -23,14 +23,27 @@ from typing import Mapping
 from ..core.errors import AidoctorError
 from ..core.facts import canonical_name
 from ..core.system import System
+from ...recipes import protected
 
-PROTECTED_NAMES = frozenset({"torch", "torchvision", "torchaudio", "triton", "pytorch-triton", "pytorch-triton-rocm"})
-PROTECTED_PREFIXES = ("nvidia-", "cuda-")  # the CUDA runtime wheels torch pins (nvidia-cudnn-cu12, cuda-toolkit, ...)
 
 
 def is_protected(name: str) -> bool:
-    name = canonical_name(name)
-    return name in PROTECTED_NAMES or name.startswith(PROTECTED_PREFIXES)
+    """One of the distributions the recipes declare that no install may replace (`Tool.protects`)."""
+    return any(group.covers(name) for group in protected())
+
+
+def protected_stack(conjunction: str = "and") -> str:
+    """What the protected distributions are called, as the recipes name them: "torch, triton and the CUDA libraries"."""
+    labels = [group.label for group in protected()]
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} {conjunction} {labels[-1]}"
+
+
+def _protected_names() -> tuple[str, ...]:
+    return tuple(sorted(name for group in protected() for name in group.names))
+
+
+def _protected_prefixes() -> tuple[str, ...]:
+    return tuple(prefix for group in protected() for prefix in group.prefixes)
 
 
 # Runs in the target Python: stdlib only, works on 3.8+, reads files without importing any package.
@@ -165,7 +178,7 @@ def parse_env_state(text: str) -> EnvState:
 
 
 def capture(system: System, python: str, timeout: float = 60.0) -> EnvState:
-    argv = (python, "-I", "-c", SCRIPT, ",".join(sorted(PROTECTED_NAMES)), ",".join(PROTECTED_PREFIXES))
+    argv = (python, "-I", "-c", SCRIPT, ",".join(_protected_names()), ",".join(_protected_prefixes()))
     result = system.run(argv, timeout=timeout)
     if not result.ok:
         raise AidoctorError(f"could not read the target environment: {result.failure()}")

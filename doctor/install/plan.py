@@ -20,11 +20,12 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ...wheels.store import key_id_for as key_id
-from .envstate import EnvState, is_protected
+from .envstate import EnvState, is_protected, protected_stack
 from ..core.facts import Machine
 from ..check.index import Availability
 from ..dsl.recipe import EnvVar, Recipe
-from ..dsl.rules import Ctx, Status, Tool
+from ..dsl.rules import Ctx, Status
+from ..dsl.tool import Tool
 from ..check.verdicts import Verdict
 
 # Settings that change how fast a build runs, not what it produces: left out of the build key.
@@ -310,8 +311,8 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
     if recipe.no_deps:
         steps.append(Step("resolve-deps", f"Resolve {tool.id}'s other requirements against the pinned torch",
                           f"{tool.id}'s metadata pins torch to a range that would replace a working CUDA build, so it "
-                          "is installed with --no-deps and its requirements other than torch, triton and the CUDA "
-                          "libraries are resolved on their own",
+                          f"is installed with --no-deps and its requirements other than {protected_stack()} are "
+                          "resolved on their own",
                           pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.deps_report), *index,
                               *constraint, "--find-links", wh, f"<requirements of {tool.id} except the pinned ones>")))
     steps.append(Step("fetch", "Download (or build) every resolved distribution the wheelhouse lacks",
@@ -327,7 +328,7 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
                       "every wheel's sha256 is checked against the wheelhouse's record right before; --no-deps, "
                       "because the set is already resolved",
                       pip(python, "install", "--no-index", "--no-deps", *constraint, f"<the resolved wheels in {wh}>")))
-    steps.append(Step("verify", "Check torch, triton and the CUDA libraries are byte-for-byte unchanged",
+    steps.append(Step("verify", f"Check {protected_stack()} are byte-for-byte unchanged",
                       "their versions, RECORD digests and every file's size and mtime are compared with before; any "
                       "change rolls the install back" + (" (--allow-torch-change: reported, not rolled back)"
                                                          if request.allow_torch_change else "")))
@@ -347,11 +348,11 @@ def _is_built(filename: str) -> bool:
 def _pin_step(paths: Paths, pins: Sequence[str], allow_change: bool) -> Step:
     if allow_change:
         return Step("pin", "Do not pin torch (--allow-torch-change)",
-                    "the install may replace torch, triton or the CUDA libraries; each change is reported",
+                    f"the install may replace {protected_stack('or')}; each change is reported",
                     detail=tuple(f"installed now: {p}" for p in pins))
-    return Step("pin", f"Pin torch, triton and the CUDA libraries in {paths.constraints}",
+    return Step("pin", f"Pin {protected_stack()} in {paths.constraints}",
                 "pip must never swap a working torch build for another as a side effect"
-                if pins else "no torch, triton or CUDA libraries are installed yet: nothing to pin", detail=tuple(pins))
+                if pins else f"none of {protected_stack()} is installed yet: nothing to pin", detail=tuple(pins))
 
 
 def _source_step(python: str, tool: Tool, recipe: Recipe, paths: Paths, version: str | None) -> Step:

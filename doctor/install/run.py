@@ -31,7 +31,7 @@ from ..core.facts import Machine, canonical_name
 from ..check.index import Availability, Index, _wheel_fits, platform_tags, select
 from ..core.paths import cache_dir
 from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
-from ..dsl.rules import Tool
+from ..dsl.tool import Tool
 from ..core.smoke_store import SmokeStore
 from .smoke import SmokeResult, run_smoke
 from ..core.system import LiveSystem, System
@@ -218,7 +218,7 @@ class _Run:
                             for word in text.replace(",", " ").split()):
             cause = next((line for line in lines if "depends on" in line or "requires" in line), last)
             return TorchChangeNeeded(
-                f"{self.plan.tool} {self.plan.version or ''} needs another torch (or triton, or CUDA libraries) than "
+                f"{self.plan.tool} {self.plan.version or ''} needs another {envstate.protected_stack('or')} than "
                 f"the installed {', '.join(self.before.pins()) or 'ones'}: {cause}; rerun with --allow-torch-change "
                 f"to let it replace them, or ask for a version of {self.plan.tool} that accepts them")
         if "No matching distribution" in text or "Could not find a version" in text:

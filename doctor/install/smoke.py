@@ -30,6 +30,8 @@ from typing import Any, Mapping
 
 from ..core.errors import UnknownTool
 from ..core.system import System
+from ..dsl.recipe import KnownFailure
+from ...recipes import all_tools
 
 PREFIX = "AIDOCTOR-SMOKE "
 HARNESS = "_harness"
@@ -217,65 +219,68 @@ def _crash_line(lines: list[str], returncode: int | None) -> str:
     return "the smoke script printed no result"
 
 
-# Known failures -> what they mean. The first that matches the error, the traceback or the output wins.
-_KNOWN: tuple[tuple[str, str], ...] = (
-    (r"named symbol not found",
-     "the tool's CUDA library has no kernel this GPU can run: on a Jetson, PyPI's aarch64 bitsandbytes (an SBSA "
-     "build without sm_87) imports, then fails like this at the first kernel; build it on the device: "
-     "cmake -DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY=87 -S . && make "
-     "(https://github.com/bitsandbytes-foundation/bitsandbytes/issues/1930)"),
-    (r"no kernel image is available",
-     "this wheel has no kernel for this GPU's architecture (it was not built for its compute capability): install "
-     "a build that includes it, or build from source with TORCH_CUDA_ARCH_LIST set to it"),
-    (r"ptxas.{0,200}sm_\d+a|sm_\d+a.{0,200}ptxas",
-     "triton's bundled ptxas does not know this GPU: set TRITON_PTXAS_PATH to the CUDA toolkit's ptxas "
-     "(export TRITON_PTXAS_PATH=$CUDA_HOME/bin/ptxas) (https://github.com/triton-lang/triton/issues/8539)"),
-    (r"undefined symbol:?.{0,300}(c10|_ZN2at|_ZNK2at|torch)",
-     "the extension was built against another torch (a different minor version or C++ ABI): reinstall it built for "
-     "the torch installed here (https://github.com/Dao-AILab/flash-attention/issues/1644)"),
-    (r"CUDA driver version is insufficient|driver version is insufficient for CUDA runtime",
-     "the NVIDIA driver is older than this torch's CUDA needs: update the driver, or install a torch built for an "
-     "older CUDA"),
-    (r"CUDA out of memory|OutOfMemoryError|out of memory on device",
-     "the GPU ran out of memory during a tiny model's steps: other processes hold its memory (nvidia-smi shows "
-     "them), or on a shared-memory GPU (GB10, Jetson) the system itself is out of memory"),
-    (r"killed by SIGKILL|^Killed$",
-     "killed by the system (SIGKILL), most likely the out-of-memory killer: free memory, or lower MAX_JOBS if a "
-     "JIT build was running"),
-    (r"killed by SIGSEGV|Segmentation fault",
-     "a native crash (SIGSEGV) inside the tool's compiled code: usually a binary built for another torch, CUDA or "
-     "CPU; reinstall a build made for this environment"),
-    (r"no CUDA device",
-     "no CUDA device: this tool's kernels need an NVIDIA GPU, and torch here sees none (a CPU-only torch, no "
-     "driver, or CUDA_VISIBLE_DEVICES hides it)"),
-    (r"Unsloth currently only works on NVIDIA GPUs|Unsloth cannot find any torch accelerator",
-     "unsloth found no CUDA in this torch: install a CUDA build of torch (cu128/cu130 index) "
-     "(https://github.com/unslothai/unsloth/issues/3553)"),
-    (r"CPUAdamBuilder\(\)\.is_compatible\(\) is False",
-     "DeepSpeed's cpu_adam op is neither prebuilt nor buildable here: install a C++ compiler and torch's headers "
-     "for the JIT build, or reinstall with DS_BUILD_CPU_ADAM=1"),
-    (r"Error building extension|ninja: build stopped|error: command '[^']*(gcc|g\+\+|c\+\+|nvcc)' failed",
-     "a JIT build of a compiled op failed: its compiler output is in the tail; check the compiler, the CUDA "
-     "toolkit and that their versions match torch's"),
-    (r"FlashAttention only supports Ampere GPUs or newer",
-     "flash-attn 2 needs compute capability 8.0 or newer; use torch's scaled_dot_product_attention on this GPU"),
-    (r"NotImplementedError.{0,400}(memory_efficient_attention|No operator found)",
-     "xformers has no kernel for this GPU, dtype or shape in this build: rebuild it for this GPU "
-     "(TORCH_CUDA_ARCH_LIST) or use torch's scaled_dot_product_attention"),
-    (r"cannot open shared object file",
-     "a shared library the tool needs is missing (CUDA runtime, cuDNN or NCCL): install the matching NVIDIA "
-     "packages, or a build that bundles them"),
-    (r"loss fell",
-     "it runs but does not learn: the loss did not fall over the training steps (a kernel computes wrong values, "
-     "or the optimizer does not update)"),
-    (r"inf or nan|loss is (nan|inf)",
-     "the training step produced inf or nan (a kernel or a mixed-precision path computes wrong values)"),
-    (r"differs from the reference|exceeds NF4's bound",
-     "a kernel computes wrong values: its result differs from the reference beyond tolerance"),
-    (r"did not finish within",
-     "the smoke test did not finish in time: a hung kernel or driver, or a long JIT build (DeepSpeed ops, triton)"),
+# Failures any tool's smoke run can meet, and what they mean. Each tool's own signatures are in its recipe
+# (`Recipe.known_failures`): the tool's are tried first, then these, then every other tool's, since a failure
+# inside a dependency (triton's ptxas under unsloth) reads the same whichever tool's smoke run meets it.
+GENERIC_FAILURES: tuple[KnownFailure, ...] = (
+    KnownFailure(
+        r"no kernel image is available",
+        "this wheel has no kernel for this GPU's architecture (it was not built for its compute capability): install "
+        "a build that includes it, or build from source with TORCH_CUDA_ARCH_LIST set to it"),
+    KnownFailure(
+        r"undefined symbol:?.{0,300}(c10|_ZN2at|_ZNK2at|torch)",
+        "the extension was built against another torch (a different minor version or C++ ABI): reinstall it built for "
+        "the torch installed here", "https://github.com/Dao-AILab/flash-attention/issues/1644"),
+    KnownFailure(
+        r"CUDA driver version is insufficient|driver version is insufficient for CUDA runtime",
+        "the NVIDIA driver is older than this torch's CUDA needs: update the driver, or install a torch built for an "
+        "older CUDA"),
+    KnownFailure(
+        r"CUDA out of memory|OutOfMemoryError|out of memory on device",
+        "the GPU ran out of memory during a tiny model's steps: other processes hold its memory (nvidia-smi shows "
+        "them), or on a shared-memory GPU (GB10, Jetson) the system itself is out of memory"),
+    KnownFailure(
+        r"killed by SIGKILL|^Killed$",
+        "killed by the system (SIGKILL), most likely the out-of-memory killer: free memory, or lower MAX_JOBS if a "
+        "JIT build was running"),
+    KnownFailure(
+        r"killed by SIGSEGV|Segmentation fault",
+        "a native crash (SIGSEGV) inside the tool's compiled code: usually a binary built for another torch, CUDA or "
+        "CPU; reinstall a build made for this environment"),
+    KnownFailure(
+        r"no CUDA device",
+        "no CUDA device: this tool's kernels need an NVIDIA GPU, and torch here sees none (a CPU-only torch, no "
+        "driver, or CUDA_VISIBLE_DEVICES hides it)"),
+    KnownFailure(
+        r"Error building extension|ninja: build stopped|error: command '[^']*(gcc|g\+\+|c\+\+|nvcc)' failed",
+        "a JIT build of a compiled op failed: its compiler output is in the tail; check the compiler, the CUDA "
+        "toolkit and that their versions match torch's"),
+    KnownFailure(
+        r"cannot open shared object file",
+        "a shared library the tool needs is missing (CUDA runtime, cuDNN or NCCL): install the matching NVIDIA "
+        "packages, or a build that bundles them"),
+    KnownFailure(
+        r"loss fell",
+        "it runs but does not learn: the loss did not fall over the training steps (a kernel computes wrong values, "
+        "or the optimizer does not update)"),
+    KnownFailure(
+        r"inf or nan|loss is (nan|inf)",
+        "the training step produced inf or nan (a kernel or a mixed-precision path computes wrong values)"),
+    KnownFailure(
+        r"differs from the reference",
+        "a kernel computes wrong values: its result differs from the reference beyond tolerance"),
+    KnownFailure(
+        r"did not finish within",
+        "the smoke test did not finish in time: a hung kernel or driver, or a long JIT build (DeepSpeed ops, triton)"),
 )
-_CAUSES = tuple((re.compile(pattern, re.IGNORECASE | re.DOTALL), cause) for pattern, cause in _KNOWN)
+
+
+def signatures_for(tool_id: str) -> tuple[KnownFailure, ...]:
+    """The tool's own known failures, then the generic ones, then every other tool's."""
+    recipes = {tid: tool.recipe for tid, tool in all_tools().items() if tool.recipe is not None}
+    own = recipes[tool_id].known_failures if tool_id in recipes else ()
+    others = tuple(f for tid, recipe in recipes.items() if tid != tool_id for f in recipe.known_failures)
+    return (*own, *GENERIC_FAILURES, *others)
 
 
 def likely_cause(result: SmokeResult) -> str:
@@ -283,14 +288,13 @@ def likely_cause(result: SmokeResult) -> str:
     if result.passed:
         return ""
     text = "\n".join(part for part in (result.error, result.tail) if part)
-    for pattern, cause in _CAUSES:
-        if pattern.search(text):
-            return cause
+    for failure in signatures_for(result.tool):
+        if failure.matches(text):
+            return failure.describe()
     missing = re.search(r"No module named '([\w.]+)'", text)
     if missing:
         return f"the target Python cannot import {missing.group(1)}: it is not installed there (or not for this Python)"
     return ""
-
 
 # ------------------------------------------------------------------ running
 

@@ -17,8 +17,10 @@ from rich.text import Text
 
 from ..core.facts import Machine
 from ..check.profiles import Profile
-from ..dsl.rules import Finding, Status, Tool
+from ..dsl.rules import Finding, Status
+from ..dsl.tool import Tool
 from ..check.verdicts import Verdict, fixed_by_driver_update
+from ...recipes import module_path
 
 if TYPE_CHECKING:  # `fit` renders without loading the check engine
     from ..check.engine import Report
@@ -150,7 +152,7 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console) -> 
                        f"({verdict.available.reason})"))
     out.print()
     fired = {id(f.rule): f for f in verdict.findings if f.rule is not None}
-    out.print(Text(f"Rules ({len(tool.rules)}), in the order declared in recipes/{tool.id.replace('-', '_')}.py:",
+    out.print(Text(f"Rules ({len(tool.rules)}), in the order declared in {module_path(tool)}:",
                    style="bold"))
     for rule in tool.rules:
         finding = fired.get(id(rule))
