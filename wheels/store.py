@@ -38,7 +38,7 @@ from urllib.parse import quote
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..doctor.core.errors import AidoctorError
+from ..doctor.core.errors import TamperedWheel, WheelhouseError
 
 SIDECAR_SCHEMA = "aidoctor.wheel/1"
 SIDECAR_SUFFIX = ".provenance.json"
@@ -52,21 +52,6 @@ COMPUTED_FIELDS = frozenset(
      "key_id"}
 )
 CHOOSE_ANOTHER = "choose another with --wheelhouse DIR (or AIDOCTOR_WHEELHOUSE)"
-
-
-class WheelhouseError(AidoctorError):
-    """The wheelhouse cannot be used or changed as asked."""
-
-
-class TamperedWheel(WheelhouseError):
-    """A stored wheel no longer has the bytes it was stored with."""
-
-    def __init__(self, path: Path, expected: str, actual: str) -> None:
-        super().__init__(
-            f"wheel {path} was altered after it was stored (sha256 {actual}, expected {expected}); "
-            f"run `aidoctor wheels verify`, then remove it and rebuild or download it again"
-        )
-        self.path, self.expected, self.actual = path, expected, actual
 
 
 @dataclass(frozen=True)
@@ -87,14 +72,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.filename}: {self.what}"
-
-
-def default_root(env: Mapping[str, str] = os.environ) -> Path:
-    """$AIDOCTOR_WHEELHOUSE, else aidoctor/wheelhouse in the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
-    if env.get("AIDOCTOR_WHEELHOUSE"):
-        return Path(env["AIDOCTOR_WHEELHOUSE"]).expanduser()
-    cache = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return cache / "aidoctor" / "wheelhouse"
 
 
 def key_id_for(key: Mapping[str, Any]) -> str:

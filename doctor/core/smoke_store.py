@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .paths import cache_dir
+from .paths import smoke_dir
 
 STORE_FORMAT = 1
 
@@ -28,7 +28,7 @@ class SmokeStore:
     """The latest smoke result per tool for each target environment, in `<cache>/smoke/<hash of its prefix>.json`."""
 
     def __init__(self, directory: Path | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else cache_dir() / "smoke"
+        self.directory = Path(directory) if directory is not None else smoke_dir()
 
     def path(self, python_prefix: str) -> Path:
         digest = hashlib.sha256(os.path.normpath(python_prefix).encode("utf-8", "surrogateescape")).hexdigest()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from ..core.errors import BadInput
+from ..core.errors import BadInput, MissingExtra
 from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
 from .report import MAX_LABEL_CHARS, utc_timestamp, write_atomically
 from ..core.system import Captured, LiveSystem
@@ -456,6 +456,13 @@ def _short(exc: object) -> str:
 
 
 def docker_targets(images: Iterable[str], containers: Iterable[str]) -> list[Target]:
-    return ([Target("docker-image", image, label=f"image {image}") for image in images]
-            + [Target("docker-container", name, label=f"container {name}") for name in containers])
-
+    """The Docker targets; MissingExtra, before anything is collected, when there are some and no Docker SDK."""
+    targets = ([Target("docker-image", image, label=f"image {image}") for image in images]
+               + [Target("docker-container", name, label=f"container {name}") for name in containers])
+    if targets:
+        try:
+            import docker  # noqa: F401  (imported again by DockerTransport, which only a Docker collect reaches)
+        except ImportError:
+            raise MissingExtra("fleet collect --image/--container needs the Docker SDK: "
+                               "pip install 'aidoctor[fleet]'") from None
+    return targets
