@@ -238,9 +238,9 @@ def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: b
     if output is None:
         sys.stdout.write(text)
     else:
-        from .fleet.report import write_atomically
+        from .core.jsonio import write_output
 
-        write_atomically(output, text)
+        write_output(output, text)
         typer.echo(f"wrote {output_format} matrix of {merged.machines} machine(s) to {output}", err=True)
 
 
@@ -312,10 +312,10 @@ def fleet_collect(
 def fleet_zipapp(output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
                                              help="Where to write the zip, e.g. /shared/aidoctor.pyz.")) -> None:
     """Write aidoctor as one zip that any python3 >= 3.10 runs (`python3 FILE report`), for nodes without it."""
-    from .fleet.report import write_atomically
+    from .core.jsonio import write_output
     from .fleet.zipapp import build
 
-    write_atomically(output, build())
+    write_output(output, build())
     typer.echo(f"wrote {output}; run it on a node with: python3 {output} report -o REPORT.json")
 
 

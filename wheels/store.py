@@ -30,7 +30,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
 from urllib.parse import quote
@@ -39,6 +38,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import Version
 
 from ..doctor.core.errors import TamperedWheel, WheelhouseError
+from ..doctor.core.jsonio import utc_timestamp
 
 SIDECAR_SCHEMA = "aidoctor.wheel/1"
 SIDECAR_SUFFIX = ".provenance.json"
@@ -187,7 +187,7 @@ class Wheelhouse:
                 # Another process replaced the wheel since it was tested: the result is not about these bytes.
                 raise WheelhouseError(f"{stored.filename} was replaced in {self.root} after it was tested; "
                                       f"the smoke result was not recorded, run the test again")
-            sidecar["smoke"] = {**result, "date": _now()}
+            sidecar["smoke"] = {**result, "date": utc_timestamp()}
             self._write_text(self._sidecar_path(stored.filename), _sidecar_text(sidecar))
         return self._stored(stored.filename, sidecar)
 
@@ -432,7 +432,7 @@ def _new_sidecar(filename: str, original_filename: str, sha256: str, size: int, 
         "project": project,
         "version": str(version),
         "tags": sorted(str(tag) for tag in tags),
-        "added": _now(),
+        "added": utc_timestamp(),
         "key": None if key is None else dict(key),
         "key_id": key_id,
         **provenance,
@@ -494,5 +494,3 @@ def _sync(handle: BinaryIO) -> None:
     os.fsync(handle.fileno())
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -31,7 +31,8 @@ from typing import Iterable, Protocol
 
 from ..core.errors import BadInput, MissingExtra
 from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
-from .report import MAX_LABEL_CHARS, utc_timestamp, write_atomically
+from .report import MAX_LABEL_CHARS
+from ..core.jsonio import utc_timestamp, write_output
 from ..core.system import Captured, LiveSystem
 
 # ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
@@ -260,7 +261,7 @@ def collect(targets: list[Target], out_dir: Path, options: CollectOptions, repor
         report, failure = classify(target, captured, options)
         seconds = time.monotonic() - start
         data = report if failure is None else failure_record(failure, seconds)
-        write_atomically(path, json.dumps(data, indent=2) + "\n")
+        write_output(path, json.dumps(data, indent=2) + "\n")
         return Outcome(target, path, seconds, failure)
 
     outcomes = []

@@ -22,6 +22,7 @@ from typing import Mapping
 
 from ..core.errors import AidoctorError
 from ..core.facts import canonical_name
+from ..core.jsonio import last_json_object
 from ..core.system import System
 
 PROTECTED_NAMES = frozenset({"torch", "torchvision", "torchaudio", "triton", "pytorch-triton", "pytorch-triton-rocm"})
@@ -157,7 +158,9 @@ class EnvState:
 
 
 def parse_env_state(text: str) -> EnvState:
-    data = json.loads(text.strip().splitlines()[-1])
+    data = last_json_object(text)
+    if data is None:
+        raise ValueError("it printed no JSON object")
     dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
                         info.get("fingerprint"), tuple(info.get("requires") or ())) for name, info in data["dists"].items()}
     return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),

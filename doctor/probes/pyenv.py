@@ -27,10 +27,10 @@ sys.executable goes into `identifiers` only.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Mapping
 
 from ..core.facts import TorchBuild, canonical_name
+from ..core.jsonio import last_json_object
 from ..core.system import CommandResult, System
 from .base import Partial
 
@@ -321,7 +321,7 @@ def interpreter_error(unknown: Mapping[str, str]) -> str | None:
 
 def parse_target_report(text: str) -> Partial:
     """Facts from what SCRIPT printed (its last JSON line: a .pth or sitecustomize may print first)."""
-    data = _last_json_object(text)
+    data = last_json_object(text)
     if data is None:
         return _all_unknown(f"{NOT_PYTHON} (it printed no report)")
     python = _text(data.get("python"))
@@ -389,17 +389,6 @@ def _run_failure(result: CommandResult, timeout: float) -> str | None:
 
 def _all_unknown(reason: str) -> Partial:
     return Partial(unknown={key: reason for key in FACTS})
-
-
-def _last_json_object(text: str) -> dict[str, Any] | None:
-    for line in reversed(text.splitlines()):
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except ValueError:
-                return None
-            return data if isinstance(data, dict) else None
-    return None
 
 
 def _error_reason(error: Any) -> str:
