@@ -194,7 +194,9 @@ def matrix(
     its reason; the rest merged), 2 when nothing could be merged.
     """
     from . import __version__
-    from .fleet.matrix import build_matrix, load_inputs, profile_members
+    from .check.engine import check_profiles
+    from .fleet.matrix import build_matrix, profile_members
+    from .fleet.reportfile import load_inputs
 
     if output_format not in MATRIX_FORMATS:
         raise AidoctorError(f"--format {output_format!r}: pick one of {', '.join(MATRIX_FORMATS)}")
@@ -204,7 +206,8 @@ def matrix(
     inputs = load_inputs(reports or [])
     for rejected in inputs.rejected:
         typer.echo(f"aidoctor: rejected {rejected.source}: {rejected.reason}", err=True)
-    merged = build_matrix(inputs, profile_members(profile or (), offline, timeout), generated_by=__version__)
+    merged = build_matrix(inputs, profile_members(check_profiles(profile or (), offline, timeout)),
+                          generated_by=__version__)
     if not merged.columns and not merged.failures:
         raise AidoctorError(f"no report could be merged ({len(inputs.rejected)} rejected)")
     _write_matrix(merged, output_format, output, reasons)
@@ -287,7 +290,7 @@ def fleet_collect(
     """
     from .fleet.collect import CollectOptions, collect, docker_targets, parse_destination, read_hosts_file
     from .render.terminal import console
-    from .render.matrix import CollectProgress
+    from .render.progress import CollectProgress
 
     targets = read_hosts_file(hosts_file) if hosts_file else []
     targets += [parse_destination(h, "--host") for h in host or ()]
@@ -350,7 +353,8 @@ def install(
     from .install.run import execute, prepare
     from .install.plan import InstallRequest, Route
     from .render.terminal import console, print_json
-    from .render.install import ConsoleReporter, render_plan, render_smoke
+    from .render.install import render_plan, render_smoke
+    from .render.progress import ConsoleReporter
 
     name, version = _split_version(tool)
     request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,

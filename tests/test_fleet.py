@@ -3,6 +3,7 @@ real collects over a real sshd on loopback with hosts that work, answer garbage,
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import pytest
 from aidoctor.doctor.fleet import zipapp
 from aidoctor.doctor.core.errors import BadInput, MissingExtra
 from aidoctor.doctor.fleet.collect import (UNREACHABLE, CollectOptions, Target, classify, docker_targets, file_names, parse_hosts, remote_shell_command, ssh_argv)
-from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
+from aidoctor.doctor.fleet.reportfile import FAILURE_SCHEMA
 from aidoctor.doctor.core.system import Captured
 
 from . import sshd
@@ -281,6 +282,13 @@ def test_fleet_collect_without_the_docker_sdk_is_one_line_and_exit_2(tmp_path, o
     assert result.stderr == ("aidoctor: error: fleet collect --image/--container needs the Docker SDK: "
                              "pip install 'aidoctor[fleet]'\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_zip_carries_the_page_assets_and_platformdirs_but_not_the_docker_extra():
+    names = set(zipfile.ZipFile(io.BytesIO(zipapp.build())).namelist())
+    assert {"aidoctor/doctor/render/matrix.css", "aidoctor/doctor/render/matrix.js",
+            "aidoctor/doctor/check/profiles/dgx-spark.json", "platformdirs/__init__.py"} <= names
+    assert not any(name.startswith(("docker/", "psutil/")) for name in names)
 
 
 def test_fleet_zipapp_writes_the_zip_a_cluster_node_runs(tmp_path):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import html
 import json
 import os
 import shutil
@@ -32,13 +31,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
-from urllib.parse import quote
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from ..doctor.core.errors import TamperedWheel, WheelhouseError
 from ..doctor.core.jsonio import utc_timestamp
+from .simple_index import project_page, projects_page
 
 SIDECAR_SCHEMA = "aidoctor.wheel/1"
 SIDECAR_SUFFIX = ".provenance.json"
@@ -330,11 +329,11 @@ class Wheelhouse:
         simple = self.root / "simple"
         for project, wheels in by_project.items():
             (simple / project).mkdir(parents=True, exist_ok=True)
-            self._write_text(simple / project / "index.html", _project_page(project, wheels))
+            self._write_text(simple / project / "index.html", project_page(project, wheels))
         for stale in simple.iterdir():
             if stale.is_dir() and stale.name not in by_project:
                 shutil.rmtree(stale)
-        self._write_text(simple / "index.html", _projects_page(sorted(by_project)))
+        self._write_text(simple / "index.html", projects_page(sorted(by_project)))
 
     def _copy_to_temp(self, source: Path) -> tuple[Path, str, int]:
         """Copy source to a temporary file in ROOT, hashing while copying: one read of a multi-GB wheel."""
@@ -457,26 +456,6 @@ def _read_sidecar(path: Path, filename: str) -> dict[str, Any]:
 
 def _sidecar_text(sidecar: Mapping[str, Any]) -> str:
     return json.dumps(sidecar, indent=2) + "\n"
-
-
-def _project_page(project: str, wheels: list[StoredWheel]) -> str:
-    links = []
-    for wheel in wheels:
-        href = html.escape(f"../../{quote(wheel.filename)}#sha256={wheel.sha256}")
-        requires = wheel.provenance.get("requires_python")
-        attribute = f' data-requires-python="{html.escape(requires)}"' if requires else ""
-        links.append(f'<a href="{href}"{attribute}>{html.escape(wheel.filename)}</a><br>')
-    return _page(f"Links for {project}", links)
-
-
-def _projects_page(projects: list[str]) -> str:
-    links = [f'<a href="{quote(project)}/">{html.escape(project)}</a><br>' for project in projects]
-    return _page("Simple index", links)
-
-
-def _page(title: str, lines: list[str]) -> str:
-    head = f'<meta name="pypi:repository-version" content="1.0"><title>{html.escape(title)}</title>'
-    return "\n".join(["<!DOCTYPE html>", f"<html><head>{head}</head><body>", *lines, "</body></html>", ""])
 
 
 def file_sha256(path: Path) -> str:

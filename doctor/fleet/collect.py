@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Iterable, Protocol
 
 from ..core.errors import BadInput, MissingExtra
-from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
-from .report import MAX_LABEL_CHARS
+from .reportfile import FAILURE_SCHEMA, MAX_LABEL_CHARS, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
 from ..core.jsonio import utc_timestamp, write_output
 from ..core.system import Captured, LiveSystem
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from ..check.engine import CheckRequest, run_check
 from ..core.errors import BadInput
 from ..core.jsonio import utc_timestamp, write_output
+from .reportfile import MAX_LABEL_CHARS
 
-MAX_LABEL_CHARS = 200
 # /etc/machine-id is unique per install (machine-id(5)); dbus keeps a copy on systems without systemd.
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 
