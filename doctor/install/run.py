@@ -153,6 +153,17 @@ def execute(prepared: Prepared, reporter: Reporter, system: System | None = None
     return Outcome(plan, tuple(run.installed), run.smoke_result, time.monotonic() - started, plan.paths.log)
 
 
+def _requirement_names(pip_output: str) -> list[str]:
+    """The names of the requirements pip's resolver names (`torch<2.15`, `triton==3.5.0`, `torch`)."""
+    names = []
+    for word in pip_output.replace(",", " ").split():
+        try:
+            names.append(Requirement(word).name)
+        except InvalidRequirement:
+            continue
+    return names
+
+
 class _Run:
     """The state of one install while its steps run; one method per step action."""
 
@@ -197,8 +208,7 @@ class _Run:
             return BadInput(f"{what}: cannot reach the package index ({last}); connect to the network, or point "
                             f"--wheelhouse at a wheelhouse that has {self.plan.tool} for this machine")
         conflict = "ResolutionImpossible" in text or "conflicting dependencies" in text
-        if conflict and any(envstate.is_protected(word.split("=")[0].split("<")[0].split(">")[0])
-                            for word in text.replace(",", " ").split()):
+        if conflict and any(envstate.is_protected(name) for name in _requirement_names(text)):
             cause = next((line for line in lines if "depends on" in line or "requires" in line), last)
             return TorchChangeNeeded(
                 f"{self.plan.tool} {self.plan.version or ''} needs another torch (or triton, or CUDA libraries) than "
