@@ -17,8 +17,8 @@ from typing import Callable, List, Optional
 import typer
 
 from . import __version__
-from .core.paths import wheelhouse_dir
 from .core.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AidoctorError
+from .core.paths import wheelhouse_dir
 
 app = typer.Typer(
     name="aidoctor",
@@ -323,8 +323,8 @@ def fleet_zipapp(output: Path = typer.Option(..., "--output", "-o", metavar="FIL
 
 
 WheelhouseOpt = typer.Option(None, "--wheelhouse", metavar="DIR",
-                             help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else the "
-                                  "user cache (~/.cache/aidoctor/wheelhouse).")
+                             help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else wheelhouse in "
+                                  "aidoctor's cache folder (Linux ~/.cache/aidoctor, macOS ~/Library/Caches/aidoctor).")
 
 
 def _split_version(spec: str) -> tuple[str, Optional[str]]:
