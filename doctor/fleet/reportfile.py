@@ -243,7 +243,7 @@ def _cell(verdict: Any, where: str, smoke: dict[str, str], seen: dict[tuple, Cel
 def _checked_cell(verdict: Any, where: str) -> Cell:
     if not isinstance(verdict, dict):
         raise NotAReport(f"{where}: expected an object")
-    tool = _text(verdict, "tool", where)
+    _text(verdict, "tool", where)  # a string of bounded length, or NotAReport
     status = verdict.get("status")
     if status not in STATUSES:
         raise NotAReport(f"{where}.status: {_short(status)} is not one of {', '.join(STATUSES)}")
