@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aidoctor.doctor.fleet.matrix import build_matrix, load_inputs  # noqa: E402
+from aidoctor.doctor.fleet.matrix import build_matrix  # noqa: E402
+from aidoctor.doctor.fleet.reportfile import load_inputs  # noqa: E402
 
 from tests import sshd  # noqa: E402
 

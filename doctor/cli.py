@@ -1,8 +1,9 @@
 """The `aidoctor` command: parse options, call the core, render. No tool knowledge lives here.
 
-Exit codes (docs/cli.md): 0 all good; 1 a finding (an installed tool cannot
-work here, or a tool named with --tool is not usable); 2 bad usage or bad
-input, with a one-line error on stderr and no traceback.
+Exit codes (all in core/errors.py): 0 all good; 1 a finding (an installed tool
+cannot work here, or a tool named with --tool is not usable) or a failure (an
+install, a host, a report file); 2 bad usage or bad input, with a one-line
+error on stderr and no traceback; 3 an internal error.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Callable, List, Optional
 import typer
 
 from . import __version__
-from .core.errors import EXIT_BAD_INPUT, AidoctorError
+from .core.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AidoctorError
+from .core.paths import wheelhouse_dir
 
 app = typer.Typer(
     name="aidoctor",
@@ -50,7 +52,7 @@ def _guarded(command: Callable) -> Callable:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("aidoctor: interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
 
@@ -285,7 +287,9 @@ def matrix(
     its reason; the rest merged), 2 when nothing could be merged.
     """
     from . import __version__
-    from .fleet.matrix import build_matrix, load_inputs, profile_members
+    from .check.engine import check_profiles
+    from .fleet.matrix import build_matrix, profile_members
+    from .fleet.reportfile import load_inputs
 
     if output_format not in MATRIX_FORMATS:
         raise AidoctorError(f"--format {output_format!r}: pick one of {', '.join(MATRIX_FORMATS)}")
@@ -295,11 +299,12 @@ def matrix(
     inputs = load_inputs(reports or [])
     for rejected in inputs.rejected:
         typer.echo(f"aidoctor: rejected {rejected.source}: {rejected.reason}", err=True)
-    merged = build_matrix(inputs, profile_members(profile or (), offline, timeout), generated_by=__version__)
+    merged = build_matrix(inputs, profile_members(check_profiles(profile or (), offline, timeout)),
+                          generated_by=__version__)
     if not merged.columns and not merged.failures:
         raise AidoctorError(f"no report could be merged ({len(inputs.rejected)} rejected)")
     _write_matrix(merged, output_format, output, reasons)
-    raise typer.Exit(1 if inputs.rejected else 0)
+    raise typer.Exit(EXIT_FAILED if inputs.rejected else EXIT_OK)
 
 
 def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: bool) -> None:
@@ -329,9 +334,9 @@ def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: b
     if output is None:
         sys.stdout.write(text)
     else:
-        from .fleet.report import write_atomically
+        from .core.jsonio import write_output
 
-        write_atomically(output, text)
+        write_output(output, text)
         typer.echo(f"wrote {output_format} matrix of {merged.machines} machine(s) to {output}", err=True)
 
 
@@ -378,7 +383,7 @@ def fleet_collect(
     """
     from .fleet.collect import CollectOptions, collect, docker_targets, parse_destination, read_hosts_file
     from .render.terminal import console
-    from .render.matrix import CollectProgress
+    from .render.progress import CollectProgress
 
     targets = read_hosts_file(hosts_file) if hosts_file else []
     targets += [parse_destination(h, "--host") for h in host or ()]
@@ -395,7 +400,7 @@ def fleet_collect(
     finally:
         progress.close()
     typer.echo(f"reports in {output}/; next: aidoctor matrix {output}", err=True)
-    raise typer.Exit(1 if any(o.failure for o in outcomes) else 0)
+    raise typer.Exit(EXIT_FAILED if any(o.failure for o in outcomes) else EXIT_OK)
 
 
 @fleet_app.command("zipapp")
@@ -403,16 +408,16 @@ def fleet_collect(
 def fleet_zipapp(output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
                                              help="Where to write the zip, e.g. /shared/aidoctor.pyz.")) -> None:
     """Write aidoctor as one zip that any python3 >= 3.10 runs (`python3 FILE report`), for nodes without it."""
-    from .fleet.report import write_atomically
+    from .core.jsonio import write_output
     from .fleet.zipapp import build
 
-    write_atomically(output, build())
+    write_output(output, build())
     typer.echo(f"wrote {output}; run it on a node with: python3 {output} report -o REPORT.json")
 
 
 WheelhouseOpt = typer.Option(None, "--wheelhouse", metavar="DIR",
-                             help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else the "
-                                  "user cache (~/.cache/aidoctor/wheelhouse).")
+                             help="Wheelhouse to keep and take wheels from. Default: $AIDOCTOR_WHEELHOUSE, else wheelhouse in "
+                                  "aidoctor's cache folder (Linux ~/.cache/aidoctor, macOS ~/Library/Caches/aidoctor).")
 
 
 def _split_version(spec: str) -> tuple[str, Optional[str]]:
@@ -441,7 +446,8 @@ def install(
     from .install.run import execute, prepare
     from .install.plan import InstallRequest, Route
     from .render.terminal import console, print_json
-    from .render.install import ConsoleReporter, render_plan, render_smoke
+    from .render.install import render_plan, render_smoke
+    from .render.progress import ConsoleReporter
 
     name, version = _split_version(tool)
     request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,
@@ -500,7 +506,7 @@ def smoke_command(
         print_json(result.to_json())
     else:
         render_smoke(result, console())
-    raise typer.Exit(0 if result.passed else 1)
+    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
 
 
 wheels_app = typer.Typer(help="The wheelhouse: list, verify and export the wheels aidoctor keeps.",
@@ -513,11 +519,11 @@ app.add_typer(wheels_app, name="wheels")
 def wheels_list(wheelhouse: Optional[Path] = WheelhouseOpt,
                 json_out: bool = typer.Option(False, "--json", help="Print the provenance records as JSON.")) -> None:
     """Every stored wheel with its sha256, origin, build key and smoke result."""
-    from ..wheels.store import Wheelhouse, default_root
+    from ..wheels.store import Wheelhouse
     from .render.terminal import console, print_json
     from .render.install import render_wheels
 
-    store = Wheelhouse(wheelhouse or default_root())
+    store = Wheelhouse(wheelhouse or wheelhouse_dir())
     wheels = store.wheels()
     if json_out:
         print_json({"wheelhouse": str(store.root), "wheels": [w.provenance for w in wheels]})
@@ -530,14 +536,14 @@ def wheels_list(wheelhouse: Optional[Path] = WheelhouseOpt,
 @_guarded
 def wheels_verify(wheelhouse: Optional[Path] = WheelhouseOpt) -> None:
     """Recompute every wheel's sha256 against its record; exit 1 if any wheel was altered or lost."""
-    from ..wheels.store import Wheelhouse, default_root
+    from ..wheels.store import Wheelhouse
 
-    store = Wheelhouse.open(wheelhouse or default_root(), create=False)
+    store = Wheelhouse.open(wheelhouse or wheelhouse_dir(), create=False)
     problems = store.verify()
     for problem in problems:
         typer.echo(f"{problem.filename}: {problem.what}")
     typer.echo(f"{len(store.wheels())} wheel(s) in {store.root}; {len(problems)} problem(s)")
-    raise typer.Exit(1 if problems else 0)
+    raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
 
 
 @wheels_app.command("export")
@@ -547,9 +553,9 @@ def wheels_export(dest: Path = typer.Argument(..., metavar="DIR", help="Where to
                   key: Optional[str] = typer.Option(None, "--key", metavar="KEY_ID",
                                                     help="Also export source-built wheels of this build key.")) -> None:
     """Copy verified wheels and a PEP 503 index to DIR, for `pip install --find-links DIR` on machines of this kind."""
-    from ..wheels.store import Wheelhouse, default_root
+    from ..wheels.store import Wheelhouse
 
-    store = Wheelhouse.open(wheelhouse or default_root(), create=False)
+    store = Wheelhouse.open(wheelhouse or wheelhouse_dir(), create=False)
     exported = store.export(dest, key_id=key)
     typer.echo(f"exported {len(exported)} wheel(s) to {dest}: pip install --find-links {dest} ... "
                f"or --index-url file://{dest.resolve()}/simple")
@@ -574,4 +580,4 @@ def main() -> None:
         raise
     except Exception as exc:  # a bug must still end in one line and a documented code, not a traceback
         print(f"aidoctor: internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT + 1)
+        sys.exit(EXIT_INTERNAL)

@@ -3,8 +3,10 @@ real collects over a real sshd on loopback with hosts that work, answer garbage,
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from aidoctor.doctor.fleet import zipapp
-from aidoctor.doctor.core.errors import BadInput
-from aidoctor.doctor.fleet.collect import (UNREACHABLE, CollectOptions, Target, classify, file_names, parse_hosts, remote_shell_command, ssh_argv)
-from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
+from aidoctor.doctor.core.errors import BadInput, MissingExtra
+from aidoctor.doctor.fleet.collect import (UNREACHABLE, CollectOptions, Target, classify, docker_targets, file_names, parse_hosts, remote_shell_command, ssh_argv)
+from aidoctor.doctor.fleet.reportfile import FAILURE_SCHEMA
 from aidoctor.doctor.core.system import Captured
 
 from . import sshd
@@ -261,6 +263,32 @@ def test_a_bad_label_or_an_unwritable_output_is_one_line_and_exit_2(tmp_path):
     blocked = subprocess.run([*CLI, "report", "--offline", "-o", str(tmp_path / "file" / "r.json")],
                              capture_output=True, text=True, timeout=60)
     assert blocked.returncode == 2 and blocked.stderr.startswith(f"aidoctor: error: cannot write {tmp_path}/file/r.json")
+
+
+def test_docker_targets_without_the_docker_sdk_name_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "docker", None)  # as when aidoctor was installed without [fleet]
+    assert docker_targets([], []) == []  # ssh-only collects never need it
+    with pytest.raises(MissingExtra, match=re.escape("pip install 'aidoctor[fleet]'")):
+        docker_targets(["debian:12"], [])
+
+
+@pytest.mark.parametrize("option", ["--image", "--container"])
+def test_fleet_collect_without_the_docker_sdk_is_one_line_and_exit_2(tmp_path, option):
+    hide_docker = ("import sys; sys.modules['docker'] = None; from aidoctor.doctor.cli import main; "
+                   f"sys.argv = ['aidoctor', 'fleet', 'collect', {option!r}, 'x', '-o', {str(tmp_path / 'out')!r}]; "
+                   "main()")
+    result = subprocess.run([sys.executable, "-c", hide_docker], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("aidoctor: error: fleet collect --image/--container needs the Docker SDK: "
+                             "pip install 'aidoctor[fleet]'\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_zip_carries_the_page_assets_and_platformdirs_but_not_the_docker_extra():
+    names = set(zipfile.ZipFile(io.BytesIO(zipapp.build())).namelist())
+    assert {"aidoctor/doctor/render/matrix.css", "aidoctor/doctor/render/matrix.js",
+            "aidoctor/doctor/check/profiles/dgx-spark.json", "platformdirs/__init__.py"} <= names
+    assert not any(name.startswith(("docker/", "psutil/")) for name in names)
 
 
 def test_fleet_zipapp_writes_the_zip_a_cluster_node_runs(tmp_path):

@@ -22,8 +22,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from aidoctor.doctor.check.engine import SCHEMA as REPORT_SCHEMA
-from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
+from aidoctor.doctor.check import REPORT_SCHEMA
+from aidoctor.doctor.fleet.reportfile import FAILURE_SCHEMA
 
 pytestmark = pytest.mark.docker
 

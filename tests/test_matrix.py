@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from aidoctor.doctor.fleet.matrix import (ABSENT, MAX_REPORT_BYTES, NotAReport, build_matrix, load_inputs,
-                                    parse_report, profile_members)
+from aidoctor.doctor.check.engine import check_profiles
+from aidoctor.doctor.fleet.matrix import build_matrix, profile_members
+from aidoctor.doctor.fleet.reportfile import ABSENT, MAX_REPORT_BYTES, NotAReport, load_inputs, parse_report
 from aidoctor.doctor.render.matrix import render_csv, render_markdown, render_terminal, visible
 
 REPORTS = Path(__file__).parent / "fixtures" / "reports"
@@ -219,7 +220,7 @@ def test_visible_escapes_controls_and_bidi_overrides_only():
 
 def test_profiles_join_the_matrix_beside_real_machines(tmp_path):
     _write(tmp_path, "x86.json", _report())
-    matrix = _merge(tmp_path, profile_members(["dgx-spark", "dgx-spark"], offline=True, timeout=5))
+    matrix = _merge(tmp_path, profile_members(check_profiles(["dgx-spark", "dgx-spark"], offline=True, timeout=5)))
     assert [c.first.profile for c in matrix.columns] == [False, True]  # profiles last, and once
     profile = matrix.columns[1]
     assert profile.title == "profile dgx-spark" and profile.first.kind == "NVIDIA GB10 · linux aarch64"

@@ -28,8 +28,9 @@ from urllib.parse import urlencode
 import pytest
 
 from aidoctor.doctor.core.facts import Gpu, Machine
-from aidoctor.doctor.fleet.matrix import (Cell, Failure, Inputs, Matrix, Member, Rejected, build_matrix,
-                                    profile_members)
+from aidoctor.doctor.check.engine import check_profiles
+from aidoctor.doctor.fleet.matrix import Matrix, build_matrix, profile_members
+from aidoctor.doctor.fleet.reportfile import Cell, Failure, Inputs, Member, Rejected
 from aidoctor.doctor.render.html import render_html
 from aidoctor.doctor.render.matrix import cell_reason, cell_summary, visible
 
@@ -174,7 +175,7 @@ def index_cache(tmp_path_factory) -> Path:
 def matrix(index_cache) -> Matrix:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIDOCTOR_CACHE_DIR", str(index_cache))
-        profiles = profile_members(["dgx-spark", "mac-studio-m4-max"], offline=True, timeout=5)
+        profiles = profile_members(check_profiles(["dgx-spark", "mac-studio-m4-max"], offline=True, timeout=5))
     return build_matrix(hostile_inputs(), profiles, generated_by=f"0.1.0{SCRIPT}")
 
 
@@ -482,7 +483,7 @@ def test_the_cli_page_in_chromium(browser, index_cache, tmp_path, artifacts):
     assert result.returncode == 0, result.stderr
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIDOCTOR_CACHE_DIR", str(index_cache))
-        expected = build_matrix(Inputs(), profile_members(["dgx-spark", "jetson-agx-orin"], offline=True, timeout=5))
+        expected = build_matrix(Inputs(), profile_members(check_profiles(["dgx-spark", "jetson-agx-orin"], offline=True, timeout=5)))
     doc = browser.dump(out, "#sort=2&dir=desc")
     heads = doc.by_id("matrix").one("thead").all("th")
     assert [h.one("span", "title").text() for h in heads[1:]] == ["profile dgx-spark", "profile jetson-agx-orin"]

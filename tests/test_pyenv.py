@@ -58,7 +58,7 @@ DECOY = b"\x00sm_50 sm_52 sm_60 sm_61 sm_70 sm_72 sm_75 sm_80 sm_86 sm_87 sm_89 
 def script():
     """The functions of the script the target runs, without running it."""
     namespace = {"__name__": "aidoctor_test"}
-    exec(compile(pyenv.REPORT_SOURCE, "<aidoctor>", "exec"), namespace)
+    exec(compile(pyenv.SOURCE, "<aidoctor>", "exec"), namespace)
     return namespace
 
 
@@ -74,7 +74,7 @@ def test_the_probe_owns_what_the_orchestrator_says():
 
 
 def test_the_script_is_stdlib_only_ascii_and_python_3_8_syntax():
-    tree = ast.parse(pyenv.REPORT_SOURCE, feature_version=(3, 8))
+    tree = ast.parse(pyenv.SOURCE, feature_version=(3, 8))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
@@ -445,11 +445,15 @@ def test_the_real_cpu_torch_wheel(torch_venv):
     assert elapsed < 1.0  # `import torch` alone takes seconds
 
 
-def test_the_script_imports_no_torch(torch_venv):
-    result = subprocess.run([str(torch_venv), "-X", "importtime", "-c", pyenv.SCRIPT],
+@pytest.mark.parametrize("mode", [["report"], ["env-state", "torch,triton", "nvidia-"]])
+def test_the_script_imports_no_torch(torch_venv, mode):
+    result = subprocess.run([str(torch_venv), "-X", "importtime", "-c", pyenv.SCRIPT, *mode],
                             capture_output=True, text=True, check=True)
     modules = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
                if line.startswith("import time:")]
     assert "importlib.metadata" not in modules  # 19 ms on its own: the script walks sys.path instead
     assert not [m for m in modules if m.split(".")[0] == "torch"]
-    assert json.loads(result.stdout)["torch"]["version"] == "2.13.0+cpu"
+    if mode == ["report"]:
+        assert json.loads(result.stdout)["torch"]["version"] == "2.13.0+cpu"
+    else:
+        assert json.loads(result.stdout)["dists"]["torch"]["version"] == "2.13.0+cpu"

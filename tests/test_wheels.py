@@ -20,7 +20,8 @@ import pytest
 from packaging.utils import parse_wheel_filename
 
 from aidoctor.doctor.core.errors import EXIT_BAD_INPUT, AidoctorError
-from aidoctor.wheels import (Problem, StoredWheel, TamperedWheel, Wheelhouse, WheelhouseError, default_root,
+from aidoctor.doctor.core.paths import wheelhouse_dir
+from aidoctor.wheels import (Problem, StoredWheel, TamperedWheel, Wheelhouse, WheelhouseError,
                              key_id_for)
 
 KEY_A = {"cuda_arch": "12.1", "cuda": "13.0", "torch": "2.15.0"}
@@ -102,8 +103,12 @@ def installed(python: Path, name: str) -> tuple[str, str]:
     ({"XDG_CACHE_HOME": "/xdg"}, Path("/xdg/aidoctor/wheelhouse")),
     ({"AIDOCTOR_WHEELHOUSE": "", "XDG_CACHE_HOME": ""}, Path.home() / ".cache" / "aidoctor" / "wheelhouse"),
 ], ids=["override", "xdg", "home"])
-def test_default_root(env, expected):
-    assert default_root(env) == expected
+def test_default_root(env, expected, monkeypatch):
+    for name in ("AIDOCTOR_WHEELHOUSE", "AIDOCTOR_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert wheelhouse_dir() == expected
 
 
 def test_open_creates_the_directory(tmp_path):

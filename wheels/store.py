@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import html
 import json
 import os
 import shutil
@@ -30,15 +29,15 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping
-from urllib.parse import quote
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..doctor.core.errors import AidoctorError
+from ..doctor.core.errors import TamperedWheel, WheelhouseError
+from ..doctor.core.jsonio import utc_timestamp
+from .simple_index import project_page, projects_page
 
 SIDECAR_SCHEMA = "aidoctor.wheel/1"
 SIDECAR_SUFFIX = ".provenance.json"
@@ -52,21 +51,6 @@ COMPUTED_FIELDS = frozenset(
      "key_id"}
 )
 CHOOSE_ANOTHER = "choose another with --wheelhouse DIR (or AIDOCTOR_WHEELHOUSE)"
-
-
-class WheelhouseError(AidoctorError):
-    """The wheelhouse cannot be used or changed as asked."""
-
-
-class TamperedWheel(WheelhouseError):
-    """A stored wheel no longer has the bytes it was stored with."""
-
-    def __init__(self, path: Path, expected: str, actual: str) -> None:
-        super().__init__(
-            f"wheel {path} was altered after it was stored (sha256 {actual}, expected {expected}); "
-            f"run `aidoctor wheels verify`, then remove it and rebuild or download it again"
-        )
-        self.path, self.expected, self.actual = path, expected, actual
 
 
 @dataclass(frozen=True)
@@ -87,14 +71,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.filename}: {self.what}"
-
-
-def default_root(env: Mapping[str, str] = os.environ) -> Path:
-    """$AIDOCTOR_WHEELHOUSE, else aidoctor/wheelhouse in the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
-    if env.get("AIDOCTOR_WHEELHOUSE"):
-        return Path(env["AIDOCTOR_WHEELHOUSE"]).expanduser()
-    cache = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return cache / "aidoctor" / "wheelhouse"
 
 
 def key_id_for(key: Mapping[str, Any]) -> str:
@@ -210,7 +186,7 @@ class Wheelhouse:
                 # Another process replaced the wheel since it was tested: the result is not about these bytes.
                 raise WheelhouseError(f"{stored.filename} was replaced in {self.root} after it was tested; "
                                       f"the smoke result was not recorded, run the test again")
-            sidecar["smoke"] = {**result, "date": _now()}
+            sidecar["smoke"] = {**result, "date": utc_timestamp()}
             self._write_text(self._sidecar_path(stored.filename), _sidecar_text(sidecar))
         return self._stored(stored.filename, sidecar)
 
@@ -353,11 +329,11 @@ class Wheelhouse:
         simple = self.root / "simple"
         for project, wheels in by_project.items():
             (simple / project).mkdir(parents=True, exist_ok=True)
-            self._write_text(simple / project / "index.html", _project_page(project, wheels))
+            self._write_text(simple / project / "index.html", project_page(project, wheels))
         for stale in simple.iterdir():
             if stale.is_dir() and stale.name not in by_project:
                 shutil.rmtree(stale)
-        self._write_text(simple / "index.html", _projects_page(sorted(by_project)))
+        self._write_text(simple / "index.html", projects_page(sorted(by_project)))
 
     def _copy_to_temp(self, source: Path) -> tuple[Path, str, int]:
         """Copy source to a temporary file in ROOT, hashing while copying: one read of a multi-GB wheel."""
@@ -455,7 +431,7 @@ def _new_sidecar(filename: str, original_filename: str, sha256: str, size: int, 
         "project": project,
         "version": str(version),
         "tags": sorted(str(tag) for tag in tags),
-        "added": _now(),
+        "added": utc_timestamp(),
         "key": None if key is None else dict(key),
         "key_id": key_id,
         **provenance,
@@ -482,26 +458,6 @@ def _sidecar_text(sidecar: Mapping[str, Any]) -> str:
     return json.dumps(sidecar, indent=2) + "\n"
 
 
-def _project_page(project: str, wheels: list[StoredWheel]) -> str:
-    links = []
-    for wheel in wheels:
-        href = html.escape(f"../../{quote(wheel.filename)}#sha256={wheel.sha256}")
-        requires = wheel.provenance.get("requires_python")
-        attribute = f' data-requires-python="{html.escape(requires)}"' if requires else ""
-        links.append(f'<a href="{href}"{attribute}>{html.escape(wheel.filename)}</a><br>')
-    return _page(f"Links for {project}", links)
-
-
-def _projects_page(projects: list[str]) -> str:
-    links = [f'<a href="{quote(project)}/">{html.escape(project)}</a><br>' for project in projects]
-    return _page("Simple index", links)
-
-
-def _page(title: str, lines: list[str]) -> str:
-    head = f'<meta name="pypi:repository-version" content="1.0"><title>{html.escape(title)}</title>'
-    return "\n".join(["<!DOCTYPE html>", f"<html><head>{head}</head><body>", *lines, "</body></html>", ""])
-
-
 def file_sha256(path: Path) -> str:
     """A file's sha256, read in chunks (wheels can be hundreds of MB)."""
     digest = hashlib.sha256()
@@ -517,5 +473,3 @@ def _sync(handle: BinaryIO) -> None:
     os.fsync(handle.fileno())
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

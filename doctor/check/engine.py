@@ -13,10 +13,11 @@ import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from ...recipes import all_tools, watched_dists
 from .. import __version__
+from . import REPORT_SCHEMA
 from ..probes import collect as probes
 from ..probes import pyenv
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
@@ -27,7 +28,6 @@ from ..dsl.tool import Tool
 from ..core.system import LiveSystem, System
 from .verdicts import Verdict, evaluate
 
-SCHEMA = "aidoctor.report/1"
 MAX_FACTS_FILE_BYTES = 16 << 20
 
 
@@ -62,7 +62,7 @@ class Report:
 
     def to_json(self) -> dict:
         return {
-            "schema": SCHEMA,
+            "schema": REPORT_SCHEMA,
             "aidoctor": __version__,
             "subject": self.subject,
             "facts": self.machine.to_json(),
@@ -171,6 +171,12 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
     smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
     return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)),
                   smoke=smoke)
+
+
+def check_profiles(names: Iterable[str], offline: bool, timeout: float) -> dict[str, Report]:
+    """Each named built-in profile judged by this aidoctor, once, in the order first named."""
+    return {name: run_check(CheckRequest(profile=name, offline=offline, timeout=timeout))
+            for name in dict.fromkeys(names)}
 
 
 def _smoke_results(python: str) -> dict[str, dict]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ..core.facts import Machine, canonical_name
+from ..core.jsonio import write_atomically
 
 # AIDOCTOR_INDEX_URL points at a mirror that serves the same JSON API (https://HOST/pypi).
 INDEX_JSON_URL = os.environ.get("AIDOCTOR_INDEX_URL", "https://pypi.org/pypi").rstrip("/") + "/{name}/json"
@@ -287,9 +287,6 @@ class Index:
 
     def _write_cache(self, project: Project) -> None:
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.cache_dir, delete=False, suffix=".tmp") as handle:
-                json.dump(project.to_json(), handle)
-            os.replace(handle.name, self._cache_file(project.name))
+            write_atomically(self._cache_file(project.name), json.dumps(project.to_json()))
         except OSError:
             pass  # a read-only cache costs speed on the next run, never the answer

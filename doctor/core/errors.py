@@ -7,9 +7,16 @@ one line and exits with `error.exit_code`; nothing else may raise to the user.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # a tool that is installed cannot work here, or a named tool is not usable
-EXIT_BAD_INPUT = 2  # bad usage or bad input: nothing was checked
+# The command ran and part of it failed: an install, build or smoke test (rolled back), a host not collected,
+# a report file rejected, a wheel that fails verification. 1 as for a finding: the answer is "no", not "bad input".
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2  # bad usage or bad input: nothing was checked, installed or changed
+EXIT_INTERNAL = 3  # a bug in aidoctor: reported in one line instead of a traceback
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 class AidoctorError(Exception):
@@ -37,6 +44,64 @@ class FactsFileError(BadInput):
         super().__init__(f"facts file {path}: {problem}")
 
 
+class MissingExtra(BadInput):
+    """An optional dependency a command needs is not installed; the message names the pip command."""
+
+
 class TargetPythonError(BadInput):
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"--python {path}: {problem}")
+
+
+# -- install --
+
+
+class InstallFailed(AidoctorError):
+    """The install ran and failed; the environment was rolled back."""
+
+    exit_code = EXIT_FAILED
+
+
+class BuildFailed(AidoctorError):
+    """A source build failed, ran out of memory or time; the message names the log."""
+
+    exit_code = EXIT_FAILED
+
+
+class NotAnEnvironmentYouMayChange(BadInput):
+    """The target Python is not a venv or conda environment, or not writable by this user."""
+
+
+class TorchChangeNeeded(BadInput):
+    """The install would replace torch, triton or the CUDA libraries and --allow-torch-change was not given."""
+
+
+class RolledBack(AidoctorError):
+    """A failure after the environment changed, with how the rollback went; it keeps its cause's exit code."""
+
+    def __init__(self, cause: AidoctorError, rollback_problem: str | None, log: Path) -> None:
+        suffix = "; rolled back" if rollback_problem is None else f"; ROLLBACK INCOMPLETE: {rollback_problem}"
+        super().__init__(f"{cause}{suffix} (log: {log})")
+        self.cause = cause
+
+    @property  # type: ignore[override]
+    def exit_code(self) -> int:  # the cause's class decides: a refused torch change stays bad input
+        return self.cause.exit_code
+
+
+# -- the wheelhouse --
+
+
+class WheelhouseError(AidoctorError):
+    """The wheelhouse cannot be used or changed as asked."""
+
+
+class TamperedWheel(WheelhouseError):
+    """A stored wheel no longer has the bytes it was stored with."""
+
+    def __init__(self, path: Path, expected: str, actual: str) -> None:
+        super().__init__(
+            f"wheel {path} was altered after it was stored (sha256 {actual}, expected {expected}); "
+            f"run `aidoctor wheels verify`, then remove it and rebuild or download it again"
+        )
+        self.path, self.expected, self.actual = path, expected, actual

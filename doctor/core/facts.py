@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from packaging.utils import canonicalize_name as canonical_name  # PEP 503: Flash_Attn -> flash-attn
 from packaging.version import InvalidVersion, Version
 
 from .errors import BadInput
@@ -225,11 +226,6 @@ _FACT_KEYS = {
     "memory_available_gb", "unified_memory", "cpu", "gpus", "nvidia_driver", "cuda_driver", "cuda_toolkit",
     "jetson", "apple", "packages", "torch_build",
 }
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalised distribution name: Flash_Attn -> flash-attn."""
-    return "-".join(part for part in name.lower().replace("_", "-").replace(".", "-").split("-") if part)
 
 
 def parse_version(text: str | None) -> Version | None:

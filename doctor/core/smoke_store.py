@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .paths import cache_dir
+from .jsonio import write_atomically
+from .paths import smoke_dir
 
 STORE_FORMAT = 1
 
@@ -28,7 +28,7 @@ class SmokeStore:
     """The latest smoke result per tool for each target environment, in `<cache>/smoke/<hash of its prefix>.json`."""
 
     def __init__(self, directory: Path | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else cache_dir() / "smoke"
+        self.directory = Path(directory) if directory is not None else smoke_dir()
 
     def path(self, python_prefix: str) -> Path:
         digest = hashlib.sha256(os.path.normpath(python_prefix).encode("utf-8", "surrogateescape")).hexdigest()
@@ -53,10 +53,6 @@ class SmokeStore:
         results[result.tool] = {**result.to_json(), "saved_at": round(time.time(), 3)}
         data = {"format": STORE_FORMAT, "python_prefix": os.path.normpath(python_prefix), "results": results}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.directory, delete=False, suffix=".tmp",
-                                             encoding="utf-8") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-            os.replace(handle.name, self.path(python_prefix))
+            write_atomically(self.path(python_prefix), json.dumps(data, indent=1, sort_keys=True))
         except OSError:
             pass

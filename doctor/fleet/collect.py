@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from ..core.errors import BadInput
-from .matrix import FAILURE_SCHEMA, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
-from .report import MAX_LABEL_CHARS, utc_timestamp, write_atomically
+from ..core.errors import BadInput, MissingExtra
+from .reportfile import FAILURE_SCHEMA, MAX_LABEL_CHARS, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
+from ..core.jsonio import utc_timestamp, write_output
 from ..core.system import Captured, LiveSystem
 
 # ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
@@ -260,7 +260,7 @@ def collect(targets: list[Target], out_dir: Path, options: CollectOptions, repor
         report, failure = classify(target, captured, options)
         seconds = time.monotonic() - start
         data = report if failure is None else failure_record(failure, seconds)
-        write_atomically(path, json.dumps(data, indent=2) + "\n")
+        write_output(path, json.dumps(data, indent=2) + "\n")
         return Outcome(target, path, seconds, failure)
 
     outcomes = []
@@ -456,6 +456,13 @@ def _short(exc: object) -> str:
 
 
 def docker_targets(images: Iterable[str], containers: Iterable[str]) -> list[Target]:
-    return ([Target("docker-image", image, label=f"image {image}") for image in images]
-            + [Target("docker-container", name, label=f"container {name}") for name in containers])
-
+    """The Docker targets; MissingExtra, before anything is collected, when there are some and no Docker SDK."""
+    targets = ([Target("docker-image", image, label=f"image {image}") for image in images]
+               + [Target("docker-container", name, label=f"container {name}") for name in containers])
+    if targets:
+        try:
+            import docker  # noqa: F401  (imported again by DockerTransport, which only a Docker collect reaches)
+        except ImportError:
+            raise MissingExtra("fleet collect --image/--container needs the Docker SDK: "
+                               "pip install 'aidoctor[fleet]'") from None
+    return targets

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from ..check.engine import CheckRequest, run_check
 from ..core.errors import BadInput
+from ..core.jsonio import utc_timestamp, write_output
+from .reportfile import MAX_LABEL_CHARS
 
-MAX_LABEL_CHARS = 200
 # /etc/machine-id is unique per install (machine-id(5)); dbus keeps a copy on systems without systemd.
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 
@@ -67,10 +65,6 @@ def make_report(request: CheckRequest, label: str | None = None) -> dict:
     return report
 
 
-def utc_timestamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def write_report(report: dict, destination: str) -> None:
     """Write to a file atomically (a killed run leaves the old file or none), or to stdout for "-"."""
     text = json.dumps(report, indent=2) + "\n"
@@ -78,20 +72,4 @@ def write_report(report: dict, destination: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    path = Path(destination)
-    write_atomically(path, text)
-
-
-def write_atomically(path: Path, content: str | bytes) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a report that is meant to be shared
-        with os.fdopen(fd, "wb") as out:
-            out.write(content.encode() if isinstance(content, str) else content)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_output(Path(destination), text)

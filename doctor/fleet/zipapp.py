@@ -2,7 +2,7 @@
 
 `fleet collect` sends this file where it checks: over SSH on stdin, into a
 container with the Docker API. It holds aidoctor and the pure-Python parts of
-what `aidoctor report` imports (typer, rich, packaging, requests and theirs).
+what `aidoctor report` imports (typer, rich, packaging, requests, platformdirs and theirs).
 Compiled extensions are left out: they would not load on another
 architecture, and the libraries used here fall back to pure Python
 (charset_normalizer ships md.py beside md.so for that reason).
@@ -23,8 +23,6 @@ from packaging.utils import canonicalize_name
 
 from .. import __version__
 
-# The collector's own needs, not the report's: docker talks to engines, psutil is compiled.
-NOT_SHIPPED = {"docker", "psutil"}
 OUR_PACKAGES = ("aidoctor.doctor", "aidoctor.recipes", "aidoctor.wheels")
 MAIN = "from aidoctor.doctor.cli import main\nmain()\n"
 
@@ -42,7 +40,8 @@ def _dependency_closure() -> list[metadata.Distribution]:
     while pending:
         requirement = Requirement(pending.pop())
         name = canonicalize_name(requirement.name)
-        if name in seen or name in NOT_SHIPPED or (requirement.marker and "extra" in str(requirement.marker)):
+        # Extras are the collector's needs (docker talks to engines), not the report's.
+        if name in seen or (requirement.marker and "extra" in str(requirement.marker)):
             continue
         try:
             dist = metadata.distribution(name)

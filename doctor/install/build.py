@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
-from ..core.errors import AidoctorError
+from ..core.errors import BuildFailed
 from .plan import Step
 from ..core.system import CommandResult
 
@@ -24,10 +24,6 @@ PROGRESS = re.compile(r"^\s*\[(\d+)/(\d+)\]")  # ninja's "[12/96] nvcc ..."; cma
 # Without ninja (setuptools' own build_ext, as DeepSpeed uses) there is no total: count compiler runs instead.
 COMPILER_RUN = re.compile(r"^\s*(\S*/)?([\w.-]+-)?(g\+\+|gcc|c\+\+|cc|clang\+\+|clang|nvcc)\s")
 OOM_SIGNS = ("Killed", "killed signal", "died due to signal 9", "out of memory allocating", "Cannot allocate memory")
-
-
-class BuildFailed(AidoctorError):
-    exit_code = 1
 
 
 class Streamer(Protocol):

@@ -1,8 +1,8 @@
 """What is installed in the target environment, and how to put it back.
 
-`capture` runs a small script in the target Python (never importing torch)
-that lists every distribution with its version and a digest of its RECORD,
-and fingerprints the protected ones (torch, triton, the CUDA libraries) by
+`capture` runs the target script (probes/target_script.py, mode env-state) in
+the target Python, never importing torch. It lists every distribution with its
+version and a digest of its RECORD, and fingerprints the protected ones (torch, triton, the CUDA libraries) by
 the size and mtime of every file they own: a reinstall of the same version
 rewrites the files and changes the fingerprint, so "torch is unchanged"
 means byte-for-byte the same distribution, not just the same version.
@@ -14,7 +14,6 @@ means byte-for-byte the same distribution, not just the same version.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,10 @@ from typing import Mapping
 
 from ..core.errors import AidoctorError
 from ..core.facts import canonical_name
+from ..core.jsonio import last_json_object
 from ..core.system import System
 from ...recipes import protected
+from ..probes import pyenv, target_script
 
 
 
@@ -44,93 +45,6 @@ def _protected_names() -> tuple[str, ...]:
 
 def _protected_prefixes() -> tuple[str, ...]:
     return tuple(prefix for group in protected() for prefix in group.prefixes)
-
-
-# Runs in the target Python: stdlib only, works on 3.8+, reads files without importing any package.
-SCRIPT = r"""
-import hashlib, json, os, sys, sysconfig, re
-
-protected = set(sys.argv[1].split(",")) if len(sys.argv) > 1 and sys.argv[1] else set()
-prefixes = tuple(p for p in sys.argv[2].split(",") if p) if len(sys.argv) > 2 else ()
-
-def canonical(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-def requires_dist(text):
-    out = []
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        if line.lower().startswith("requires-dist:"):
-            out.append(line.split(":", 1)[1].strip())
-    return out
-
-def metadata_field(text, key):
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        if line.lower().startswith(key.lower() + ":"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-def record_files(dist_info):
-    site = os.path.dirname(dist_info)
-    try:
-        with open(os.path.join(dist_info, "RECORD"), encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return None, []
-    paths = []
-    for line in lines:
-        path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
-        if path:
-            paths.append(os.path.normpath(os.path.join(site, path)))
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest(), paths
-
-def fingerprint(paths):
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        try:
-            st = os.stat(path)
-            digest.update(("%s %d %d\n" % (path, st.st_size, st.st_mtime_ns)).encode())
-        except OSError:
-            digest.update(("%s missing\n" % path).encode())
-    return digest.hexdigest()
-
-dists = {}
-for entry in sys.path:
-    if not entry or not os.path.isdir(entry):
-        continue
-    for child in sorted(os.listdir(entry)):
-        if not child.endswith(".dist-info"):
-            continue
-        dist_info = os.path.join(entry, child)
-        try:
-            with open(os.path.join(dist_info, "METADATA"), encoding="utf-8", errors="replace") as handle:
-                text = handle.read(65536)
-        except OSError:
-            continue
-        name, version = metadata_field(text, "Name"), metadata_field(text, "Version")
-        if not name or not version or canonical(name) in dists:
-            continue  # the first on sys.path wins, as for import
-        record_sha, files = record_files(dist_info)
-        info = {"name": name, "version": version, "dist_info": dist_info, "record_sha256": record_sha,
-                "requires": requires_dist(text)}
-        if canonical(name) in protected or canonical(name).startswith(prefixes):
-            info["fingerprint"] = fingerprint(files)
-        dists[canonical(name)] = info
-
-purelib = sysconfig.get_paths()["purelib"]
-print(json.dumps({
-    "prefix": sys.prefix,
-    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-    "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
-    "purelib": purelib,
-    "writable": os.access(purelib, os.W_OK),
-    "python_tag": "cp%d%d" % sys.version_info[:2],
-    "dists": dists,
-}))
-"""
 
 
 @dataclass(frozen=True)
@@ -170,7 +84,9 @@ class EnvState:
 
 
 def parse_env_state(text: str) -> EnvState:
-    data = json.loads(text.strip().splitlines()[-1])
+    data = last_json_object(text)
+    if data is None:
+        raise ValueError("it printed no JSON object")
     dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
                         info.get("fingerprint"), tuple(info.get("requires") or ())) for name, info in data["dists"].items()}
     return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),
@@ -178,7 +94,7 @@ def parse_env_state(text: str) -> EnvState:
 
 
 def capture(system: System, python: str, timeout: float = 60.0) -> EnvState:
-    argv = (python, "-I", "-c", SCRIPT, ",".join(_protected_names()), ",".join(_protected_prefixes()))
+    argv = (python, "-I", "-c", pyenv.SCRIPT, "env-state", ",".join(_protected_names()), ",".join(_protected_prefixes()))
     result = system.run(argv, timeout=timeout)
     if not result.ok:
         raise AidoctorError(f"could not read the target environment: {result.failure()}")
@@ -218,14 +134,12 @@ def differences(before: EnvState, after: EnvState) -> tuple[list[str], list[str]
 
 
 def _owned_files(dist: Dist) -> list[Path]:
-    site = Path(dist.dist_info).parent
-    record = Path(dist.dist_info) / "RECORD"
-    files = []
-    for line in record.read_text(encoding="utf-8").splitlines():
-        path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
-        if path:
-            files.append(Path(os.path.normpath(site / path)))
-    return files
+    """Every file its RECORD lists, read as the target script reads it (CSV: a quoted path may hold a comma)."""
+    digest, paths = target_script.record(dist.dist_info)
+    if digest is None:  # pip could not uninstall it either
+        raise AidoctorError(f"{dist.name} {dist.version} has no readable RECORD in {dist.dist_info}, so it cannot "
+                            "be backed up before the install replaces it; reinstall it with pip first")
+    return [Path(path) for path in paths]
 
 
 def backup(state: EnvState, names: list[str], dest: Path) -> Path:

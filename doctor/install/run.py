@@ -21,15 +21,16 @@ from urllib.parse import unquote, urlparse
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ...wheels.store import StoredWheel, Wheelhouse, default_root, file_sha256
+from ...wheels.store import StoredWheel, Wheelhouse, file_sha256
 from . import envstate
 from .build import Log, compile_wheel, prepare_source
 from ..check.engine import CheckRequest, default_python, probe_machine, select_tools
 from .envstate import EnvState
-from ..core.errors import AidoctorError, BadInput
+from ..core.errors import (AidoctorError, BadInput, InstallFailed, NotAnEnvironmentYouMayChange, RolledBack,
+                           TorchChangeNeeded)
 from ..core.facts import Machine, canonical_name
 from ..check.index import Availability, Index, _wheel_fits, platform_tags, select
-from ..core.paths import cache_dir
+from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
 from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
 from ..dsl.tool import Tool
 from ..core.smoke_store import SmokeStore
@@ -39,20 +40,6 @@ from ..check.verdicts import evaluate, marker_environment
 
 BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
 PIP_TIMEOUT = 1800.0
-
-
-class InstallFailed(AidoctorError):
-    """The install ran and failed; the environment was rolled back."""
-
-    exit_code = 1
-
-
-class NotAnEnvironmentYouMayChange(BadInput):
-    pass
-
-
-class TorchChangeNeeded(BadInput):
-    pass
 
 
 class Reporter(Protocol):
@@ -93,7 +80,7 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
     state = envstate.capture(system, python)
     _check_changeable(python, state)
-    root = request.wheelhouse or default_root()
+    root = request.wheelhouse or wheelhouse_dir()
     # A dry run creates nothing, not even the wheelhouse directory.
     wheelhouse = Wheelhouse(root) if request.dry_run else Wheelhouse.open(root)
     available = None
@@ -110,9 +97,8 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
 
     verdict = evaluate(tool, fresh, available, watched_dists())
     stored = _stored_for(wheelhouse, tool, machine)
-    cache = cache_dir()
-    paths = Paths(wheelhouse.root, run=cache / "runs" / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
-                  builds_root=cache / "builds")
+    paths = Paths(wheelhouse.root, run=runs_dir() / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
+                  builds_root=builds_dir())
     plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)
     return Prepared(request, plan, tool, python, machine, state, wheelhouse)
 
@@ -160,14 +146,22 @@ def execute(prepared: Prepared, reporter: Reporter, system: System | None = None
             reporter.info("rolling back")
             problem = run.rollback()
             if isinstance(exc, AidoctorError):
-                suffix = "; rolled back" if problem is None else f"; ROLLBACK INCOMPLETE: {problem}"
-                told = AidoctorError(f"{exc}{suffix} (log: {log.path})")
-                told.exit_code = exc.exit_code
-                raise told from None
+                raise RolledBack(exc, problem, log.path) from None
         raise
     finally:
         log.close()
     return Outcome(plan, tuple(run.installed), run.smoke_result, time.monotonic() - started, plan.paths.log)
+
+
+def _requirement_names(pip_output: str) -> list[str]:
+    """The names of the requirements pip's resolver names (`torch<2.15`, `triton==3.5.0`, `torch`)."""
+    names = []
+    for word in pip_output.replace(",", " ").split():
+        try:
+            names.append(Requirement(word).name)
+        except InvalidRequirement:
+            continue
+    return names
 
 
 class _Run:
@@ -214,8 +208,7 @@ class _Run:
             return BadInput(f"{what}: cannot reach the package index ({last}); connect to the network, or point "
                             f"--wheelhouse at a wheelhouse that has {self.plan.tool} for this machine")
         conflict = "ResolutionImpossible" in text or "conflicting dependencies" in text
-        if conflict and any(envstate.is_protected(word.split("=")[0].split("<")[0].split(">")[0])
-                            for word in text.replace(",", " ").split()):
+        if conflict and any(envstate.is_protected(name) for name in _requirement_names(text)):
             cause = next((line for line in lines if "depends on" in line or "requires" in line), last)
             return TorchChangeNeeded(
                 f"{self.plan.tool} {self.plan.version or ''} needs another {envstate.protected_stack('or')} than "

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from packaging.version import InvalidVersion, Version
+
 from ..core.nvidia import CC_BY_TEGRA_SOC
 from ..core.facts import Gpu, Jetson, Machine, ProbeRun
 from ..core.system import System
@@ -158,14 +160,16 @@ def derive(facts: dict, unknown: dict[str, str]) -> dict:
         translated = facts.get("python_translated")
         mps = None
         if facts.get("macos") and translated is not None:
-            mps = _macos_at_least(facts["macos"], (12, 3)) and not translated and (chip.chip or "").startswith("Apple")
+            mps = _macos_at_least(facts["macos"], "12.3") and not translated and (chip.chip or "").startswith("Apple")
         facts["apple"] = replace(chip, mps=mps if chip.mps is None else chip.mps)
     return facts
 
 
-def _macos_at_least(text: str, floor: tuple[int, int]) -> bool:
-    parts = [int(p) for p in text.split(".")[:2] if p.isdigit()]
-    return tuple(parts + [0] * (2 - len(parts))) >= floor
+def _macos_at_least(text: str, floor: str) -> bool:
+    try:
+        return Version(text) >= Version(floor)
+    except InvalidVersion:
+        return False
 
 
 def _ms(since: float) -> int:

@@ -9,9 +9,9 @@ never the check.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..core.jsonio import last_json_object
 from ..core.system import System
 
 # Runs inside the target interpreter: stdlib and torch only, prints one JSON object.
@@ -67,16 +67,8 @@ print(json.dumps(out))
 
 def parse_deep_output(text: str) -> dict[str, Any]:
     """The script's last JSON line -> the `deep` fact (pure)."""
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            if isinstance(data, dict):
-                return data
-    return {"torch_import": False, "error": "the deep probe printed no result"}
+    data = last_json_object(text)
+    return data if data is not None else {"torch_import": False, "error": "the deep probe printed no result"}
 
 
 def run(system: System, python: str, timeout: float) -> dict[str, Any]:

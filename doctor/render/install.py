@@ -6,7 +6,6 @@ import shlex
 from typing import Iterable
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from rich import box
@@ -48,43 +47,6 @@ def render_plan(plan: Plan, out: Console) -> None:
         out.print(Text("\nAt run time the tool also needs:", style="bold"))
         for var in plan.runtime_env:
             out.print(Text(f"   {var.name}={var.value}  ({var.why})"))
-
-
-class ConsoleReporter:
-    """Step headings, info lines, and a progress bar driven by the compiler's [n/N] lines."""
-
-    def __init__(self, out: Console) -> None:
-        self.out = out
-        self._progress: Progress | None = None
-        self._task = None
-
-    def step(self, number: int, total: int, step: Step) -> None:
-        self._stop_progress()
-        self.out.print(Text(f"[{number}/{total}] {step.title}", style="bold"))
-
-    def info(self, text: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(Text(f"      {text}"))
-        else:
-            self.out.print(Text(f"      {text}"))
-
-    def progress(self, done: int, total: int) -> None:
-        """total 0: the build gives no total (no ninja), so the bar counts compiler runs."""
-        if self._progress is None:
-            self._progress = Progress(TextColumn("      compiling"), BarColumn(), TaskProgressColumn(),
-                                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                      console=self.out, transient=False)
-            self._progress.start()
-            self._task = self._progress.add_task("build", total=total or None)
-        self._progress.update(self._task, completed=done, total=total or None)
-
-    def close(self) -> None:
-        self._stop_progress()
-
-    def _stop_progress(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
 
 
 def render_smoke(result, out: Console) -> None:

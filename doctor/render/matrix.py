@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import unicodedata
 
 from rich import box
@@ -20,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..fleet.collect import Outcome, Target
-from ..fleet.matrix import ABSENT, Cell, Matrix
+from ..fleet.matrix import Matrix
+from ..fleet.reportfile import ABSENT, Cell
 from .terminal import STYLE
 from ..dsl.rules import Status
 
@@ -191,55 +190,3 @@ def render_csv(matrix: Matrix) -> str:
                              csv_text(cell.reasons[0] if cell.reasons else ""),
                              csv_text(cell.fixes[0] if cell.fixes else "")])
     return buffer.getvalue()
-
-
-# -- collect progress ------------------------------------------------------------------------------------------
-
-
-class CollectProgress:
-    """A live line of hosts done, failed, running and pending, with one line per host as it finishes."""
-
-    def __init__(self, out: Console, total: int) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.out, self.total = out, total
-        self.done = self.failed = self.running = 0
-        self._lock = threading.Lock()
-        self._progress = None
-        if out.is_terminal:
-            self._progress = Progress(TextColumn("collect"), BarColumn(), TextColumn("{task.description}"),
-                                      TimeElapsedColumn(), console=out, transient=True)
-            self._task = self._progress.add_task(self._counts(), total=total)
-            self._progress.start()
-
-    def _counts(self) -> str:
-        pending = self.total - self.done - self.failed - self.running
-        return f"{self.done} done · {self.failed} failed · {self.running} running · {pending} pending"
-
-    def started(self, target: Target) -> None:
-        with self._lock:
-            self.running += 1
-            self._update()
-
-    def finished(self, outcome: Outcome) -> None:
-        with self._lock:
-            self.running -= 1
-            failure = outcome.failure
-            if failure is None:
-                self.done += 1
-                line = Text(f"ok      {visible(outcome.target.name)} ({outcome.seconds:.1f} s)", style="green")
-            else:
-                self.failed += 1
-                line = Text(f"{failure.problem:<11} {visible(outcome.target.name)}: {visible(failure.reason)}",
-                            style="red")
-            (self._progress.console if self._progress else self.out).print(line)
-            self._update()
-
-    def _update(self) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, description=self._counts(), completed=self.done + self.failed)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-        self.out.print(Text(f"{self.done} collected, {self.failed} failed"))
