@@ -19,7 +19,8 @@ from ..recipes import all_tools, watched_dists
 from . import __version__, probes
 from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
-from .facts import Machine
+from .audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
+from .facts import Machine, canonical_name
 from .index import Availability, Index, platform_tags, select
 from .rules import Status, Tool
 from .system import LiveSystem, System
@@ -41,6 +42,7 @@ class CheckRequest:
     timeout: float = 5.0
     deep_timeout: float = 120.0
     cache_dir: Path | None = None
+    audit: Scope = Scope.TOOLS  # which installed distributions' binaries to audit (a probed machine only)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Report:
     verdicts: tuple[Verdict, ...]
     named: tuple[str, ...] = ()  # tools named with --tool
     smoke: Mapping[str, dict] = field(default_factory=dict)  # tool -> the latest smoke result in the target env
+    audit: EnvironmentAudit | None = None  # what the installed binaries say; None: not audited
 
     @property
     def exit_code(self) -> int:
@@ -67,6 +70,7 @@ class Report:
             "verdicts": [v.to_json() for v in self.verdicts],
             "smoke": {tool: result for tool, result in self.smoke.items()
                       if not self.named or tool in self.named},
+            "audit": None if self.audit is None else self.audit.to_json(self.machine),
         }
 
 
@@ -130,7 +134,8 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
     return machine
 
 
-def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, ...]:
+def judge(machine: Machine, tools: list[Tool], index: Index,
+          audit: EnvironmentAudit | None = None) -> tuple[Verdict, ...]:
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
     projects = index.projects(t.dist_name for t in wanted) if wanted else {}
     tags = platform_tags(machine)
@@ -143,8 +148,20 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
             available = Availability("unknown", reason=project, source=f"https://pypi.org/project/{tool.dist_name}/")
         else:
             available = select(project, machine, tags)
-        verdicts.append(evaluate(tool, machine, available, watched_dists()))
+        verdicts.append(evaluate(tool, machine, available, watched_dists(), _audit_findings(tool, machine, audit)))
     return tuple(verdicts)
+
+
+def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list:
+    """The audit's findings on the tool's own files, then on the installed distributions it requires."""
+    if audit is None or machine.packages is None or tool.dist_name not in machine.packages:
+        return []
+    own = [tool.dist_name, *(canonical_name(c) for c in tool.companions)]
+    findings = [f for dist in own for f in audit.findings(dist, machine)]
+    for dist in dists_of_interest(machine, [tool.dist_name])[1:]:
+        if dist not in own:
+            findings += [replace(f, msg=f"{dist} (required by {tool.id}): {f.msg}") for f in audit.findings(dist, machine)]
+    return findings
 
 
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
@@ -157,18 +174,20 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine, subject = load_profile(request.profile).machine, f"profile {request.profile}"
     else:
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
+    from .index import default_cache_dir
+
+    audit = (audit_target(machine, request.audit, watched_dists(), request.cache_dir or default_cache_dir())
+             if subject == "this machine" else None)
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
     elif subject == "this machine":
         import socket
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
-    from .index import default_cache_dir
-
     index = index or Index(request.cache_dir or default_cache_dir(), offline=request.offline, timeout=request.timeout)
     smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
-    return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)),
-                  smoke=smoke)
+    return Report(subject, machine, judge(machine, tools, index, audit), named=tuple(dict.fromkeys(request.tools)),
+                  smoke=smoke, audit=audit)
 
 
 def _smoke_results(python: str) -> dict[str, dict]:

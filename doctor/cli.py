@@ -75,15 +75,21 @@ def check(
     include_identifiers: bool = typer.Option(False, "--include-identifiers",
                                              help="Keep host name, serial numbers and paths in the report."),
     timeout: float = TimeoutOpt,
+    audit: str = typer.Option("tools", "--audit", metavar="SCOPE",
+                              help="Read the installed binaries of: tools (the tools and what they require), "
+                                   "all (every distribution), off."),
 ) -> None:
     """Probe this machine (or read facts) and say, tool by tool, whether it can work here."""
+    from .audit.environment import Scope
     from .check import CheckRequest, run_check
     from .render import console, print_json, render_check
 
     _one_source(facts, profile, python)
+    if audit not in {s.value for s in Scope}:
+        raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=tuple(tool or ()),
                                     offline=offline, deep=deep, include_identifiers=include_identifiers,
-                                    timeout=timeout))
+                                    timeout=timeout, audit=Scope(audit)))
     if json_out:
         print_json(report.to_json())
     else:

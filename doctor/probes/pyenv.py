@@ -269,6 +269,7 @@ def main():
         "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
         "machine": os.uname().machine if hasattr(os, "uname") else None,
         "platform": sys.platform,
+        "path": [entry for entry in sys.path if entry],  # where the binary audit finds each RECORD
         "glibc": attempt("glibc", glibc),
         "translated": attempt("python_translated", translated),
     }
@@ -351,6 +352,8 @@ def parse_target_report(text: str) -> Partial:
             part.unknown[key] = _error_reason(errors[key])
     target = {key: data[key] for key in ("executable", "implementation", "virtualenv", "machine", "platform")
               if key in data}
+    if isinstance(data.get("path"), list):
+        target["sys_path"] = [entry for entry in data["path"] if isinstance(entry, str)]
     if isinstance(torch, dict) and _text(torch.get("git_version")):
         target["torch_git_version"] = torch["git_version"]
     part.identifiers["target_python"] = target
