@@ -22,7 +22,7 @@ from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, U
 from .audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
 from .facts import Machine, canonical_name
 from .index import Availability, Index, platform_tags, select
-from .rules import Status, Tool
+from .rules import Finding, Status, Tool
 from .system import LiveSystem, System
 from .verdicts import Verdict, evaluate
 
@@ -60,6 +60,17 @@ class Report:
             return EXIT_OK if all(v.status.usable for v in self.verdicts) else EXIT_FINDINGS
         broken = any(v.installed is not None and v.status is Status.UNSUPPORTED for v in self.verdicts)
         return EXIT_FINDINGS if broken else EXIT_OK
+
+    def other_audit_findings(self) -> list[tuple[str, Finding]]:
+        """Audit findings on distributions that no verdict covers (with --audit all): (distribution, finding)."""
+        if self.audit is None:
+            return []
+        tools = all_tools()
+        covered = set(dists_of_interest(self.machine, [tools[v.tool].dist_name for v in self.verdicts
+                                                        if v.tool in tools]))
+        covered |= {canonical_name(c) for v in self.verdicts if v.tool in tools for c in tools[v.tool].companions}
+        return [(dist, finding) for dist in self.audit.dists if dist not in covered
+                for finding in self.audit.findings(dist, self.machine)]
 
     def to_json(self) -> dict:
         return {

@@ -38,7 +38,6 @@ SRC_AARCH64_CPU = "https://github.com/pytorch/pytorch/issues/160162"
 SRC_CPU_SWAP = "https://github.com/pytorch/pytorch/issues/168065"
 SRC_ARCH_LISTS = "https://github.com/pytorch/pytorch/blob/main/.ci/manywheel/build_cuda.sh"
 SRC_DRIVER_FLOOR = "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html"
-SRC_BINARY_COMPAT = "https://docs.nvidia.com/cuda/blackwell-compatibility-guide/"
 SRC_GB10_WARNING = "https://github.com/pytorch/pytorch/issues/172629"
 SRC_JETSON_SM87 = "https://github.com/conda-forge/pytorch-cpu-feedstock/issues/303"
 SRC_JETSON_WHEELS = "https://github.com/dusty-nv/jetson-containers/blob/master/docs/pypi-config.md"
@@ -193,20 +192,6 @@ def _below_floor(cuda: str | None, driver: str | None) -> bool | None:
     return None if have is None else have < floor
 
 
-def torch_below_driver_floor() -> Cond:
-    """The installed torch's CUDA major needs a newer driver than this one (13.x: 580, 12.x: 525)."""
-
-    def test(ctx: Ctx) -> bool | None:
-        build = _installed_build(ctx)
-        if build is False or (build is not None and build.cuda is None):
-            return False
-        if build is None:
-            return None
-        return _below_floor(build.cuda, ctx.machine.nvidia_driver)
-
-    return check("the installed torch's CUDA needs a newer driver", test, "torch_build", "nvidia_driver")
-
-
 def pypi_torch_below_driver_floor() -> Cond:
     """PyPI's torch release that pip would install needs a newer driver than this one."""
 
@@ -346,15 +331,9 @@ RULES = (
             f'TORCH_CUDA_ARCH_LIST="{TORCH_CC}" pip install --no-build-isolation -v .',
         source=SRC_ARCH_LISTS,
         detail=seen_torch_and_gpu),
-    conflicts(
-        when=is_installed() & linux_cuda() & ~jetson() & torch_lacks_code()
-        & ((_X86 & ~gpu_cc("<7.5")) | (_ARM & ~gpu_cc("<8.0"))),
-        msg="the installed torch has no kernels for this GPU (no cubin of its major with a lower minor, no PTX "
-            "at or below its compute capability), so CUDA ops fail with 'no kernel image is available'; PyPI's "
-            "torch 2.11+ covers sm_75..sm_120 on x86_64 and sm_80..sm_120 on aarch64 (CUDA 13: driver >= 580)",
-        fix='pip install --force-reinstall "torch>=2.11"',
-        source=SRC_BINARY_COMPAT,
-        detail=seen_torch_and_gpu),
+    # An installed torch with no kernel for a GPU that PyPI's builds cover, and one linking a CUDA runtime newer
+    # than the driver, are the binary audit's generic findings (doctor/audit/judge.py): it reads libtorch_cuda's
+    # fatbin and DT_NEEDED libcudart.so.N instead of this module tabulating them.
     conflicts(
         when=is_installed() & l4t() & torch_lacks_code(igpu=True),
         msg="the installed torch has no kernels built for this Jetson's GPU (sm_87 on Orin) and no PTX: "
@@ -379,15 +358,7 @@ RULES = (
         fix=None,
         source=SRC_GB10_WARNING),
 
-    # -- the installed build against the driver --
-    conflicts(
-        when=is_installed() & linux_cuda() & torch_below_driver_floor(),
-        msg="the installed torch's CUDA needs a newer NVIDIA driver: CUDA 13 builds (PyPI torch 2.11+) need "
-            "driver >= 580, CUDA 12 builds >= 525; CUDA fails to initialise with this driver",
-        fix=f'{DRIVER_580_FIX}; or keep the driver: pip install --force-reinstall "torch<2.11" '
-            "--index-url https://download.pytorch.org/whl/cu128",
-        source=SRC_DRIVER_FLOOR,
-        detail=seen_torch_and_driver),
+    # -- the installed build against the driver (off Jetson: the audit's libcudart.so.N finding) --
     conflicts(
         when=is_installed() & l4t() & torch_cuda_above_driver(),
         msg="the installed torch was built for a newer CUDA major than this Jetson's driver supports (JetPack 6 "

@@ -333,6 +333,23 @@ def test_cuda_runtime_newer_than_the_driver():
     assert any(f.status is Status.UNSUPPORTED and "libcudart.so.13" in f.msg for f in findings)
 
 
+def test_a_cuda13_build_on_the_recorded_gh200_with_driver_550():
+    """A real CUDA 13 aarch64 library (bitsandbytes' cuda130) on GH200's driver 550 (CUDA 12.4): the runtime refuses."""
+    from aidoctor.doctor.verdicts import evaluate
+    from aidoctor.recipes import all_tools
+
+    gh200 = replace(recorded_machine("gh200"), packages={"bitsandbytes": "0.50.2"})
+    assert gh200.cuda_driver == "12.4"
+    bnb = FileAudit("bitsandbytes", "bitsandbytes/libbitsandbytes_cuda130.so",
+                    parse_recorded("bnb-aarch64-cuda130.slices.json"))
+    findings = audit_findings([bnb], gh200, "pip install bitsandbytes")
+    verdict = evaluate(all_tools()["bitsandbytes"], gh200, audit=findings)
+    assert verdict.status is Status.UNSUPPORTED
+    assert ("bitsandbytes/libbitsandbytes_cuda130.so: links the CUDA 13 runtime (libcudart.so.13); the driver "
+            "supports CUDA 12.4 and refuses a newer major") in verdict.reasons
+    assert "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html" in verdict.sources
+
+
 def test_foreign_cpu_and_newer_glibc_and_macos():
     h100 = recorded_machine("h100-x86")
     arm = parse_recorded("bnb-aarch64-cuda130.slices.json")
@@ -365,10 +382,15 @@ def test_triton_ptxas_against_the_gpu():
         assert any("x86_64 code; this Python runs on aarch64" in f.msg for f in findings)
         return [f for f in findings if "predates" in f.msg]
 
+    assert gb10.cuda_toolkit == "13.0"  # its own ptxas knows sm_121: Triton can be pointed at it
     [finding] = about_ptxas([old], gb10)
-    assert finding.status is Status.UNSUPPORTED and "12.8.93, predates sm_121" in finding.msg
+    assert finding.status is Status.CAVEATS and "12.8.93, predates sm_121" in finding.msg
+    assert finding.fix == "export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas"
+    [finding] = about_ptxas([old], replace(gb10, cuda_toolkit=None))
+    assert finding.status is Status.UNSUPPORTED and "no CUDA toolkit >= 12.9 here" in finding.msg
     assert about_ptxas([old, new], gb10) == []
-    [finding] = about_ptxas([old, new], thor)
+    [finding] = about_ptxas([old, new], replace(thor, cuda_toolkit=None))
+    assert finding.status is Status.UNSUPPORTED
     assert "12.9.86, predates sm_110" in finding.msg and finding.msg.startswith("triton/backends/nvidia/bin/ptxas-")
 
 

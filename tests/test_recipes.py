@@ -281,11 +281,9 @@ def test_jetson_torch_build_on_orin_is_ok():
     assert v.status is Status.OK, v.reasons
 
 
-def test_torch_cu130_with_driver_550_on_gh200_is_unsupported():
-    v = verdict("torch", "gh200", with_torch(GH200, "2.14.0+cu130", "13.0", TORCH_214_ARM))
-    assert v.status is Status.UNSUPPORTED
-    assert any("580" in r for r in v.reasons)
-    assert "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html" in v.sources
+# An installed torch linking a CUDA runtime newer than the driver, or with no kernel for the GPU, is the
+# binary audit's finding now (tests/test_audit.py: test_cuda_runtime_newer_than_the_driver,
+# test_sm80_only_extension_on_recorded_gpus), read from the files instead of a rule per tool.
 
 
 def test_torch_to_install_on_gh200_needs_driver_580():
@@ -326,15 +324,6 @@ def test_torch_cpu_only_on_a_mac_is_fine():
     assert verdict("torch", "mac", with_torch(MAC, "2.15.0", None, ())).status is Status.OK
 
 
-def test_old_torch_on_an_rtx_5090_has_no_kernels():
-    rtx5090 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 5090",
-                                                   compute_capability="12.0"),))
-    v = verdict("torch", "h100", with_torch(rtx5090, "2.7.0+cu126", "12.6",
-                                             ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")))
-    assert v.status is Status.UNSUPPORTED
-    assert any("no kernel" in r for r in v.reasons)
-
-
 def test_torch_215_on_a_v100_points_at_the_cu126_index():
     v100 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="Tesla V100-SXM2-16GB",
                                                 compute_capability="7.0"),))
@@ -352,20 +341,29 @@ def test_mps_unusable_under_rosetta():
 
 # -- triton --
 
-def test_triton_350_on_gb10_needs_the_toolkit_ptxas():
-    machine = with_torch(GB10, "2.10.0a0", "13.0", ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120"), triton="3.5.0")
-    v = verdict("triton", "gb10", machine)
-    assert v.status in (Status.CAVEATS, Status.UNSUPPORTED)
+# An installed triton's bundled ptxas is read by the binary audit (tests/test_audit.py); these rules judge
+# the release pip would install.
+
+def test_triton_350_to_install_on_gb10_needs_the_toolkit_ptxas():
+    machine = dataclasses.replace(GB10, packages={})
+    v = verdict("triton", "gb10", machine, wheel("3.5.0", "triton-3.5.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert v.status is Status.CAVEATS
     assert "sm_121a" in v.reasons[0]
     assert "export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas" in v.fixes
 
 
-def test_triton_350_on_gb10_without_a_toolkit_is_unsupported():
-    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND},
-                                  packages={"triton": "3.5.0"})
-    v = verdict("triton", "gb10", machine)
+def test_triton_350_to_install_on_gb10_without_a_toolkit_is_unsupported():
+    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND}, packages={})
+    v = verdict("triton", "gb10", machine, wheel("3.5.0", "triton-3.5.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
     assert v.status is Status.UNSUPPORTED
     assert any("TRITON_PTXAS_PATH" in f for f in v.fixes)
+
+
+def test_triton_360_to_install_on_gb10_is_ok():
+    """3.6.0 adds a 12.9 ptxas, which knows sm_121 (compat-facts §9)."""
+    machine = dataclasses.replace(GB10, packages={})
+    v = verdict("triton", "gb10", machine, wheel("3.6.0", "triton-3.6.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert v.status is Status.OK
 
 
 def test_triton_39_on_gb10_is_ok():

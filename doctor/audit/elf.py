@@ -23,7 +23,7 @@ MAX_VERNEED = 10_000
 SHT_DYNAMIC = 6
 SHT_GNU_VERNEED = 0x6FFFFFFE
 DT_NULL, DT_NEEDED = 0, 1
-FATBIN_SECTIONS = (".nv_fatbin", "__nv_relfatbin")
+FATBIN_SECTIONS = (".nv_fatbin", "__nv_relfatbin")  # in order of preference
 
 # e_machine -> the name platform.machine() gives on Linux
 MACHINES = {3: "i686", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "armv7l", 62: "x86_64", 183: "aarch64",
@@ -63,24 +63,32 @@ def parse_elf(image: Image) -> ElfInfo:
     for verneed in (s for s in sections if s.kind == SHT_GNU_VERNEED):
         newest = _glibc_needed(image, order, verneed, sections)
         glibc = newest if glibc is None or (newest is not None and newest > glibc) else glibc
-    code: list[DeviceCode] = []
-    for name in FATBIN_SECTIONS:
-        section = by_name.get(name)
-        if section is not None:
-            code += parse_fatbin_section(image, section.offset, section.size)
+    # What the CUDA runtime registers and loads is the executable fatbin; the relocatable one feeds a device
+    # link and counts only where there is nothing else (as cuobjdump lists them without -all).
+    section = next((by_name[name] for name in FATBIN_SECTIONS if name in by_name), None)
+    code = [] if section is None else list(parse_fatbin_section(image, section.offset, section.size))
     return ElfInfo(machine=machine, needed=tuple(dict.fromkeys(needed)), glibc=glibc, device_code=tuple(dict.fromkeys(code)))
 
 
+_CHUNK, _OVERLAP = 64 << 10, 128  # the overlap keeps a string that straddles two chunks whole
 _TOOLS_VERSION = re.compile(rb"Cuda compilation tools, release (\d+)\.(\d+), V(\d+\.\d+\.\d+)")
 
 
 def parse_ptxas_version(image: Image) -> str | None:
-    """The version a ptxas executable prints for --version ("12.8.93"), read from its .rodata without running it."""
+    """The version a ptxas executable prints for --version ("12.8.93"), read from its .rodata without running it.
+
+    .rodata is megabytes and the string sits near its start: it is read in chunks, stopping at the match.
+    """
     sections, _ = _sections(image)
     for section in (s for s in sections if s.name.startswith(".rodata")):
-        match = _TOOLS_VERSION.search(read(image, section.offset, section.size, ".rodata"))
-        if match:
-            return match.group(3).decode()
+        end = section.offset + section.size
+        at = section.offset
+        while at < end:
+            chunk = read(image, at, min(_CHUNK + _OVERLAP, end - at), ".rodata")
+            match = _TOOLS_VERSION.search(chunk)
+            if match:
+                return match.group(3).decode()
+            at += _CHUNK
     return None
 
 

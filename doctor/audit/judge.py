@@ -10,10 +10,16 @@
 A file that could not be read is `unknown`, with its reason. Findings of one
 kind in one distribution are merged into one, naming the first file and how
 many more there are: torch has dozens of libraries with the same device code.
+
+Some distributions ship alternatives and load one: bitsandbytes has a
+libbitsandbytes_cudaNNN.so per CUDA release and picks the one for torch's CUDA.
+Files whose names differ only in digits, in one folder, are taken as such
+alternatives: they count as broken only when every one of them is.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -29,6 +35,7 @@ SRC_MACHO = "https://developer.apple.com/documentation/xcode/building-a-universa
 SRC_CUDA_COMPAT = "https://docs.nvidia.com/cuda/blackwell-compatibility-guide/"
 SRC_DRIVER = "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html"
 SRC_GPUS = "https://developer.nvidia.com/cuda-gpus"
+SRC_PTXAS = "https://github.com/triton-lang/triton/issues/8539"  # ptxas 12.8: "Value 'sm_121a' is not defined"
 SRC_SM87 = "https://github.com/jax-ml/jax/pull/40492"
 
 # The first CUDA release whose compilers target each compute capability (developer.nvidia.com/cuda-gpus,
@@ -37,6 +44,7 @@ FIRST_CUDA = {(7, 5): (10, 0), (8, 0): (11, 0), (8, 6): (11, 1), (8, 7): (11, 4)
               (10, 0): (12, 8), (10, 3): (12, 9), (11, 0): (13, 0), (12, 0): (12, 8), (12, 1): (12, 9)}
 # Tegra GPUs whose SASS compatibility with the same major's lower minors is disputed (compat-facts §9).
 DISPUTED_SASS = {(8, 7)}
+_ALTERNATIVE = re.compile(r"\d+(?=[^/]*$)")  # digits in the file name, not in its folder
 NATIVE_FORMAT = {"linux": Format.ELF, "darwin": Format.MACHO, "windows": Format.PE}
 
 
@@ -52,9 +60,17 @@ class _Issue:
 def audit_findings(audits: Iterable[FileAudit], machine: Machine, reinstall: str) -> list[Finding]:
     """The findings for one distribution's audited files; `reinstall` is the command that gets a fitting build."""
     audits = list(audits)
+    issues = {audit.path: _file_issues(audit, machine, reinstall) for audit in audits}
+    families: dict[str, list[str]] = {}
+    for audit in audits:
+        families.setdefault(_ALTERNATIVE.sub("N", audit.path), []).append(audit.path)
+    for members in families.values():
+        if len(members) > 1 and any(not issues[path] for path in members):
+            for path in members:
+                issues[path] = []  # one alternative that works is the one that gets loaded
     grouped: dict[tuple, tuple[_Issue, list[str]]] = {}
     for audit in audits:
-        for issue in _file_issues(audit, machine, reinstall):
+        for issue in issues[audit.path]:
             grouped.setdefault(issue.key, (issue, []))[1].append(audit.path)
     # triton bundles more than one ptxas and picks by GPU: the newest decides
     ptxases = [a for a in audits if a.facts is not None and _pair(a.facts.ptxas) is not None]
@@ -197,22 +213,31 @@ def _device_code(facts: BinaryFacts, machine: Machine, reinstall: str) -> list[_
 
 
 def _ptxas(facts: BinaryFacts, machine: Machine) -> list[_Issue]:
+    """A ptxas older than the GPU cannot compile for it; a new enough CUDA toolkit's ptxas can stand in."""
     version = _pair(facts.ptxas)
     ccs = machine.gpu_ccs()
     if version is None or not ccs:
         return []
     issues = []
+    toolkit = _pair(machine.cuda_toolkit)
     for cc in dict.fromkeys(ccs):
         first = FIRST_CUDA.get(cc)
         if first is None or version >= first:
             continue
-        sm = f"sm_{cc[0]}{cc[1]}"
-        issues.append(_Issue(("ptxas", cc), Status.UNSUPPORTED,
-                             f"the newest bundled ptxas, {facts.ptxas}, predates {sm} (first targeted by CUDA {first[0]}.{first[1]}): "
-                             f"kernels it compiles fail on this GPU",
-                             f"pip install -U triton  # a release bundling a newer ptxas; or export "
-                             f"TRITON_PTXAS_PATH to a CUDA >= {first[0]}.{first[1]} toolkit's bin/ptxas",
-                             SRC_GPUS))
+        sm, need = f"sm_{cc[0]}{cc[1]}", f"{first[0]}.{first[1]}"
+        what = f"the newest bundled ptxas, {facts.ptxas}, predates {sm} (first targeted by CUDA {need})"
+        if toolkit is not None and toolkit >= first:
+            issues.append(_Issue(("ptxas", cc), Status.CAVEATS,
+                                 f"{what}: kernels fail to compile unless Triton uses this machine's CUDA "
+                                 f"{machine.cuda_toolkit} ptxas",
+                                 f"export TRITON_PTXAS_PATH={machine.cuda_home or '/usr/local/cuda'}/bin/ptxas",
+                                 SRC_PTXAS))
+        else:
+            issues.append(_Issue(("ptxas", cc), Status.UNSUPPORTED,
+                                 f"{what}, and there is no CUDA toolkit >= {need} here whose ptxas could replace it: "
+                                 "kernels fail to compile",
+                                 f"pip install -U triton  # a release bundling a newer ptxas; or install CUDA >= "
+                                 f"{need} and export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas", SRC_PTXAS))
     return issues
 
 
