@@ -1,6 +1,7 @@
 """DeepSpeed: ZeRO, offload and fused optimizers; its CUDA/C++ ops compile on first use.
 
-PyPI has only the source distribution (Windows wheels stop at 0.16.5). The
+PyPI has only the source distribution (Windows wheels exist for 0.14.5, 0.15.0
+and 0.16.3-0.16.5 only). The
 install itself compiles nothing: ops are JIT-built with nvcc into
 ~/.cache/torch_extensions the first time they are used, so a missing CUDA
 toolkit, or one whose CUDA differs from torch's, shows up at training time.
@@ -98,7 +99,8 @@ RULES = (
         source=SRC_ACCELERATOR),
     caveat(
         when=on_windows(),
-        msg="DeepSpeed's Windows wheels stop at 0.16.5 and lack the async I/O and GPUDirect Storage ops",
+        msg="DeepSpeed has Windows wheels for 0.14.5, 0.15.0 and 0.16.3-0.16.5 only, and they lack the async I/O "
+            "and GPUDirect Storage ops",
         fix="pip install deepspeed==0.16.5",
         source=SRC_README),
 )

@@ -43,6 +43,8 @@ SRC_JETSON_SM87 = "https://github.com/conda-forge/pytorch-cpu-feedstock/issues/3
 SRC_JETSON_WHEELS = "https://github.com/dusty-nv/jetson-containers/blob/master/docs/pypi-config.md"
 SRC_MPS = "https://developer.apple.com/metal/pytorch/"
 SRC_MPS_MACOS = "https://github.com/pytorch/pytorch/issues/78343"
+SRC_MPS_MACOS_13 = "https://github.com/pytorch/pytorch/issues/139425"
+SRC_MPS_MACOS_14 = "https://github.com/pytorch/pytorch/issues/164943"
 
 
 def l4t() -> Cond:
@@ -438,11 +440,20 @@ RULES = (
             "runs on the CPU only",
         fix="softwareupdate --list  # then install the macOS update it offers",
         source=SRC_MPS_MACOS),
-    conflicts(
-        when=is_installed() & on_macos() & version(">=2.12") & macos("<14"),
-        msg="torch 2.12 and later are built for macOS 14 or newer; up to 2.11 they support macOS 11",
-        fix='pip install --force-reinstall "torch<2.12"',
-        source=SRC_TORCH_PYPI),
+    # An installed torch built for a newer macOS than this one (2.12+: macOS 14) is the audit's finding: it reads
+    # LC_BUILD_VERSION's minos from libtorch_cpu.dylib. The wheels install on older macOS than MPS needs:
+    caveat(
+        when=is_installed() & on_macos() & apple_silicon() & version(">=2.5,<2.10") & macos("<13"),
+        msg="since torch 2.5 the MPS backend needs macOS 13: on this macOS torch runs, CPU-only "
+            "(torch.backends.mps.is_available() is False)",
+        fix="softwareupdate --list  # macOS 13 or later brings MPS back",
+        source=SRC_MPS_MACOS_13),
+    caveat(
+        when=is_installed() & on_macos() & apple_silicon() & version(">=2.10") & macos("<14"),
+        msg="from about torch 2.9/2.10 the MPS backend needs macOS 14: on this macOS torch runs, CPU-only "
+            "(torch.backends.mps.is_available() is False)",
+        fix='softwareupdate --list  # macOS 14 or later; or keep MPS here: pip install "torch<2.9"',
+        source=SRC_MPS_MACOS_14),
     caveat(
         when=~is_installed() & on_macos() & macos("<14"),
         msg="on this macOS pip stops at torch 2.11: the wheels of 2.12 and later need macOS 14",

@@ -96,7 +96,8 @@ RULES = (
         fix=None,
         source=SRC_ARCHS),
     caveat(
-        when=linux_cuda() & jetson() & gpu_cc("==11.0"),
+        # installed: the audit judges the installed triton's bundled ptxas, and shows it in vllm's verdict
+        when=~is_installed() & linux_cuda() & jetson() & gpu_cc("==11.0"),
         msg="on Jetson Thor vLLM's Triton kernels can fail with \"Value 'sm_110a' is not defined\" when the "
             "bundled ptxas is too old; the JetPack 7 CUDA 13 ptxas knows sm_110a",
         fix="export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas",

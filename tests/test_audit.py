@@ -118,6 +118,20 @@ def test_macos_arm64_dylib():
     assert dict(facts.macos) == {"aarch64": (14, 0, 0)}  # the wheel is tagged macosx_14_0_arm64
 
 
+def test_torch_macos_libtorch_needs_macos_14():
+    """torch 2.12+ is built for macOS 14 (the rule that said so is now this finding, read from the dylib)."""
+    facts = parse_recorded("torch-2.14.1-macos-arm64-libtorch_cpu.slices.json")
+    assert facts.cpus == ("aarch64",) and dict(facts.macos) == {"aarch64": (14, 0, 0)}
+    mac = load_profile("mac-studio-m4-max").machine
+    [finding] = _findings(facts, replace(mac, macos="13.6"), "torch/lib/libtorch_cpu.dylib")
+    assert finding.status is Status.UNSUPPORTED
+    assert finding.msg == ("torch/lib/libtorch_cpu.dylib: needs macOS 14.0 (LC_BUILD_VERSION minos); this Mac runs "
+                           "macOS 13.6")
+    assert _findings(facts, mac) == []  # macOS 15.0
+    rosetta = replace(mac, python_translated=True)  # an x86_64 Python cannot load the arm64-only dylib
+    assert "aarch64 code; this Python runs on x86_64" in _findings(facts, rosetta)[0].msg
+
+
 def test_torch_cpu_libtorch():
     facts = parse_recorded("torch-2.13.0-cpu-libtorch_cpu.slices.json")
     assert facts.cpus == ("x86_64",) and facts.glibc == (2, 28)  # manylinux_2_28

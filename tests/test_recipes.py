@@ -732,3 +732,57 @@ def test_the_watched_distributions_come_from_the_registry():
 
     assert watched_dists() == {t.dist_name for t in all_tools().values()} | {"unsloth-zoo"}
     assert {"torch", "triton", "flash-attn-3", "mlx-lm"} <= watched_dists()
+
+
+# -- facts that moved (compat-facts §9, Corrections 2026-12) --
+
+@pytest.mark.parametrize("transformers, torch, status", [
+    ("5.0.0", "2.2.0", Status.OK),
+    ("5.0.0", "2.1.2", Status.UNSUPPORTED),
+    ("5.14.0", "2.5.0a0", Status.OK),  # NVIDIA's JetPack 6 torch: 2.4 is enough up to 5.14
+    ("5.15.0", "2.5.0a0", Status.UNSUPPORTED),  # a pre-release of 2.5 is below 2.5
+    ("5.19.0", "2.5.1", Status.OK),
+    ("5.20.2", "2.5.1", Status.UNSUPPORTED),
+    ("5.24.0", "2.6.0", Status.OK),
+])
+def test_transformers_torch_floor_rises_by_release(transformers, torch, status):
+    machine = dataclasses.replace(H100, packages={"transformers": transformers, "torch": torch})
+    v = verdict("transformers", "h100", machine)
+    assert v.status is status, v.reasons
+    if status is Status.UNSUPPORTED:
+        assert any("needs torch" in r for r in v.reasons)
+
+
+def test_flash_attn_3_placeholder_is_not_flash_attention_3():
+    machine = dataclasses.replace(H100, packages={"flash-attn-3": "0.0.0"})
+    v = verdict("flash-attn-3", "h100", machine, nothing("flash-attn-3"))
+    assert v.status is Status.UNSUPPORTED
+    assert any("empty placeholder" in r for r in v.reasons)
+
+
+@pytest.mark.parametrize("torch, macos, cpu_only", [
+    ("2.4.1", "12.7", False),
+    ("2.5.0", "12.7", True),  # MPS needs macOS 13 since 2.5
+    ("2.5.0", "13.1", False),
+    ("2.10.0", "13.6", True),  # and macOS 14 from about 2.9/2.10
+    ("2.11.0", "14.0", False),
+])
+def test_installed_torch_on_a_macos_too_old_for_its_mps(torch, macos, cpu_only):
+    machine = dataclasses.replace(MAC, macos=macos, packages={"torch": torch},
+                                  torch_build=TorchBuild(version=torch, cuda=None, arch_list=()))
+    v = verdict("torch", "mac", machine)
+    assert any("CPU-only" in r for r in v.reasons) is cpu_only, v.reasons
+
+
+def test_deepspeed_windows_wheels_are_named_by_release():
+    v = verdict("deepspeed", "h100", dataclasses.replace(H100, os="windows"), sdist("deepspeed", "0.19.8"))
+    assert any("0.14.5, 0.15.0 and 0.16.3-0.16.5" in r for r in v.reasons)
+
+
+def test_triton_360_to_install_on_thor_still_needs_a_ptxas():
+    """3.6.0's 12.9 ptxas knows GB10, not Thor; Thor needs 3.7."""
+    machine = dataclasses.replace(THOR, packages={})
+    v = verdict("triton", "thor", machine, wheel("3.6.0", "triton-3.6.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert any("sm_110a" in r for r in v.reasons)
+    v = verdict("triton", "thor", machine, wheel("3.7.0", "triton-3.7.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert not any("sm_110a" in r for r in v.reasons)
