@@ -675,8 +675,12 @@ def test_mlx_on_graviton_takes_the_cpu_extra():
 
 
 def test_mlx_on_an_intel_mac_or_old_macos():
+    # The macOS floor is per release (compat-facts §9): on macOS 13 the index offers 0.29.3's macosx_13_0 wheel,
+    # and on an older macOS nothing; no rule tabulates "macOS 14".
     old = dataclasses.replace(MAC, macos="13.6")
-    assert verdict("mlx", "mac", old).status is Status.UNSUPPORTED
+    assert verdict("mlx", "mac", old, wheel("0.29.3", "mlx-0.29.3-cp312-cp312-macosx_13_0_arm64.whl")).status \
+        is Status.OK
+    assert verdict("mlx", "mac", dataclasses.replace(MAC, macos="12.7"), nothing("mlx")).status is Status.UNSUPPORTED
     rosetta = dataclasses.replace(MAC, python_translated=True, apple=Apple(chip="Apple M1", mps=False))
     assert verdict("mlx", "mac", rosetta, nothing("mlx")).status is Status.UNSUPPORTED
 
