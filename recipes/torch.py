@@ -322,7 +322,8 @@ RULES = (
         msg="the installed torch has no kernels for this GPU (no cubin of its major with a lower minor, no PTX "
             "at or below its compute capability): PyPI's torch 2.11+ starts at sm_75, so CC 7.0 and older "
             "GPUs need a CUDA 12.6 build from download.pytorch.org (sm_50..sm_90)",
-        fix="pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/cu126",
+        fix='pip install --force-reinstall "torch<2.15" --index-url https://download.pytorch.org/whl/cu126  '
+            "# 2.14.x is the last release with CUDA 12 builds",
         source=SRC_ARCH_LISTS,
         detail=seen_torch_and_gpu),
     conflicts(
@@ -396,7 +397,8 @@ RULES = (
         when=~is_installed() & linux_cuda() & ~jetson() & _X86 & pypi_torch_lacks_code(),
         msg="the torch wheel pip would install has no kernels for this GPU: PyPI's x86_64 torch 2.11+ starts "
             "at sm_75 (2.15: sm_75 80 86 90 100 120), so CC 7.0 and older need a CUDA 12.6 build (sm_50..sm_90)",
-        fix="pip install torch --index-url https://download.pytorch.org/whl/cu126",
+        fix='pip install "torch<2.15" --index-url https://download.pytorch.org/whl/cu126  '
+            "# 2.14.x is the last release with CUDA 12 builds",
         source=SRC_ARCH_LISTS,
         detail=seen_pypi_torch_and_gpu),
     needs_build(

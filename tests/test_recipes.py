@@ -790,3 +790,18 @@ def test_triton_360_to_install_on_thor_still_needs_a_ptxas():
     assert any("sm_110a" in r for r in v.reasons)
     v = verdict("triton", "thor", machine, wheel("3.7.0", "triton-3.7.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
     assert not any("sm_110a" in r for r in v.reasons)
+
+
+def test_vllm_cpu_wheels_need_glibc_234():
+    old = dataclasses.replace(GRAVITON, glibc="2.31")
+    v = verdict("vllm", "graviton", old)
+    assert v.status is Status.BUILD and any("manylinux_2_34" in r for r in v.reasons)
+    assert not any("manylinux_2_34" in r for r in verdict("vllm", "graviton").reasons)  # glibc 2.35
+
+
+def test_cuda12_index_fixes_pin_torch_below_215():
+    """torch 2.15 has no CUDA 12 builds (compat-facts §9): a cu126 fix names the last release line that has one."""
+    from aidoctor.recipes import torch as torch_recipe
+
+    fixes = [rule.fix for rule in torch_recipe.RULES if rule.fix and "whl/cu126" in rule.fix]
+    assert fixes and all('"torch<2.15"' in fix for fix in fixes)
