@@ -24,6 +24,7 @@ SRC_BUILDER = "https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/b
 SRC_FP_QUANTIZER = "https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/fp_quantizer.py"
 SRC_ACCELERATOR = "https://github.com/deepspeedai/DeepSpeed/blob/master/accelerator/real_accelerator.py"
 SRC_SIMD = "https://github.com/deepspeedai/DeepSpeed/blob/master/csrc/includes/simd.h"
+SRC_SIMD_0195 = "https://github.com/deepspeedai/DeepSpeed/blob/v0.19.5/csrc/includes/simd.h"
 SRC_README = "https://github.com/deepspeedai/DeepSpeed/blob/master/README.md"
 
 
@@ -77,10 +78,19 @@ RULES = (
         source=SRC_INSTALL),
 
     # -- ARM CPUs --
+    # CPU-Adam's SIMD header by release (compat-facts §9): no NEON path up to 0.19.5 (the header at v0.19.5 and
+    # on master after it, 2026-08), one in 0.19.8 (its sdist; with -D__SVE__ the SVE path); 0.19.6-0.19.7 unread.
     caveat(
-        when=on_linux() & arch_is("aarch64"),
-        msg="DeepSpeed's CPU-Adam (ZeRO-Offload) runs scalar on ARM: its SIMD header has no NEON path, and the "
-            "CPU ops build with -march=native, so a prebuilt op is not portable across CPUs",
+        when=on_linux() & arch_is("aarch64") & version("<0.19.8"),
+        msg="DeepSpeed's CPU-Adam (ZeRO-Offload) runs scalar on ARM before 0.19.8: its SIMD header has no NEON "
+            "path up to 0.19.5 (0.19.6 and 0.19.7 were not read; 0.19.8's has one), and the CPU ops build with "
+            "-march=native, so a prebuilt op is not portable",
+        fix='pip install -U "deepspeed>=0.19.8"',
+        source=SRC_SIMD_0195),
+    caveat(
+        when=on_linux() & arch_is("aarch64") & version(">=0.19.8"),
+        msg="DeepSpeed's CPU ops build with -march=native on ARM (CPU-Adam takes its NEON path, or SVE with "
+            "-D__SVE__), so a prebuilt op is not portable across CPUs",
         fix=None,
         source=SRC_SIMD),
 

@@ -805,3 +805,10 @@ def test_cuda12_index_fixes_pin_torch_below_215():
 
     fixes = [rule.fix for rule in torch_recipe.RULES if rule.fix and "whl/cu126" in rule.fix]
     assert fixes and all('"torch<2.15"' in fix for fix in fixes)
+
+
+@pytest.mark.parametrize("release, scalar", [("0.19.5", True), ("0.19.8", False)])
+def test_deepspeed_cpu_adam_neon_by_release(release, scalar):
+    v = verdict("deepspeed", "graviton", avail=sdist("deepspeed", release))
+    assert any("runs scalar on ARM" in r for r in v.reasons) is scalar
+    assert any("-march=native" in r for r in v.reasons)
