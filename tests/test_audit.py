@@ -477,6 +477,26 @@ def test_audit_all_reaches_distributions_no_tool_names(tmp_path):
     assert isinstance(every.audit, EnvironmentAudit)
 
 
+def test_check_names_a_foreign_cpu_extension_in_the_verdict(tmp_path):
+    """The nvcc-built sm_80 extension of the other CPU, installed into a venv here: the verdict names the file."""
+    import platform
+
+    from aidoctor.doctor.check import CheckRequest, run_check
+
+    foreign = {"x86_64": ("aarch64/sm80.so", "aarch64"), "aarch64": ("sm80.so", "x86_64")}.get(platform.machine())
+    if foreign is None:
+        pytest.skip(f"no foreign build for {platform.machine()}")
+    python, site = _venv(tmp_path)
+    _install_unpacked(site, "flash-attn", "2.8.3", {"flash_attn_2_cuda.so": (CUDA / foreign[0]).read_bytes()})
+    report = run_check(CheckRequest(python=str(python), tools=("flash-attn",), offline=True,
+                                    cache_dir=tmp_path / "cache"))
+    [verdict] = report.verdicts
+    assert verdict.status is Status.UNSUPPORTED
+    assert (f"flash_attn_2_cuda.so: {foreign[1]} code; this Python runs on {platform.machine()} and cannot load "
+            "it") in verdict.reasons
+    assert "pip install --force-reinstall --no-cache-dir --no-deps flash-attn==2.8.3" in verdict.fixes
+
+
 @pytest.mark.network
 def test_foreign_arch_wheel_in_a_venv_is_unsupported(tmp_path):
     """bitsandbytes' real aarch64 wheel, unpacked by pip into an x86_64 venv (or the reverse on an arm64 host)."""
