@@ -132,6 +132,36 @@ def test_torch_macos_libtorch_needs_macos_14():
     assert "aarch64 code; this Python runs on x86_64" in _findings(facts, rosetta)[0].msg
 
 
+def test_windows_pyd():
+    facts = parse_recorded("psutil-7.2.2-win-amd64.slices.json")
+    assert facts.format is Format.PE and facts.cpus == ("x86_64",)
+    assert "a PE binary, which linux cannot load" in _findings(facts, recorded_machine("h100-x86"))[0].msg
+
+
+class _Fat:
+    """A universal (fat) Mach-O around one real thin image: a 4096-byte fat header, then the image."""
+
+    def __init__(self, thin, cputype: int) -> None:
+        self.thin = thin
+        self.header = struct.pack(">IIiiIII", 0xCAFEBABE, 1, cputype, 0, 4096, len(thin), 14).ljust(4096, b"\0")
+
+    def __len__(self) -> int:
+        return 4096 + len(self.thin)
+
+    def __getitem__(self, key: slice) -> bytes:
+        if key.stop <= 4096:
+            return self.header[key]
+        return self.thin[key.start - 4096:key.stop - 4096]
+
+
+def test_universal_macho_slices():
+    from .binary_slices import load
+
+    thin, _ = load("bnb-macos-arm64-cpu.slices.json")
+    facts = parse_binary(_Fat(thin, 0x0100000C))
+    assert facts.format is Format.MACHO and facts.cpus == ("aarch64",) and dict(facts.macos)["aarch64"] == (14, 0, 0)
+
+
 def test_torch_cpu_libtorch():
     facts = parse_recorded("torch-2.13.0-cpu-libtorch_cpu.slices.json")
     assert facts.cpus == ("x86_64",) and facts.glibc == (2, 28)  # manylinux_2_28
