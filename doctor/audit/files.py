@@ -61,6 +61,16 @@ def parse_record(text: str) -> list[str]:
     return [row[0] for row in csv.reader(io.StringIO(text)) if row and row[0]]
 
 
+_HINTS = (".so", ".dylib", ".pyd", ".dll", "ptxas")
+
+
+def audited_paths(text: str) -> list[str]:
+    """The binaries a RECORD lists. torch's has 15,000 rows: rows that cannot name a binary are dropped by a
+    substring test before the csv reader sees them (a quoted path with a newline in it is not a binary's)."""
+    rows = "\n".join(line for line in text.splitlines() if any(hint in line for hint in _HINTS))
+    return [path for path in dict.fromkeys(parse_record(rows)) if is_audited(path)]
+
+
 def dist_infos(site_dirs: Sequence[str]) -> dict[str, Path]:
     """Canonical name -> its .dist-info folder, the first one on sys.path winning as for import."""
     found: dict[str, Path] = {}
@@ -107,6 +117,19 @@ class Cache:
                               "facts": None if audit.facts is None else audit.facts.to_json()}
         self.changed = True
 
+    def record_paths(self, record: str, size: int, mtime: int) -> list[str] | None:
+        """The binaries a RECORD listed when it had this size and mtime (reading torch's costs 10-20 ms)."""
+        entry = self.entries.get(f"RECORD {record}")
+        if isinstance(entry, dict) and entry.get("size") == size and entry.get("mtime") == mtime:
+            paths = entry.get("paths")
+            if isinstance(paths, list) and all(isinstance(p, str) for p in paths):
+                return paths
+        return None
+
+    def put_record_paths(self, record: str, size: int, mtime: int, paths: list[str]) -> None:
+        self.entries[f"RECORD {record}"] = {"size": size, "mtime": mtime, "paths": paths}
+        self.changed = True
+
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
@@ -134,18 +157,21 @@ def audit_environment(site_dirs: Sequence[str], dists: Iterable[str] | None,
 
 def _audit_dist(dist: str, info: Path, cache: Cache) -> list[FileAudit]:
     record = info / "RECORD"
+    where = f"{info.name}/RECORD"
     try:
-        if record.stat().st_size > MAX_RECORD_BYTES:
-            return [FileAudit(dist, f"{info.name}/RECORD", None, f"RECORD is larger than {MAX_RECORD_BYTES} bytes")]
-        text = record.read_text(encoding="utf-8", errors="replace")
+        stat_result = record.stat()
+        paths = cache.record_paths(str(record), stat_result.st_size, stat_result.st_mtime_ns)
+        if paths is None:
+            if stat_result.st_size > MAX_RECORD_BYTES:
+                return [FileAudit(dist, where, None, f"RECORD is larger than {MAX_RECORD_BYTES} bytes")]
+            paths = audited_paths(record.read_text(encoding="utf-8", errors="replace"))
+            cache.put_record_paths(str(record), stat_result.st_size, stat_result.st_mtime_ns, paths)
     except OSError as exc:
-        return [FileAudit(dist, f"{info.name}/RECORD", None, f"cannot read RECORD: {exc.strerror or exc}")]
-    try:
-        paths = parse_record(text)
+        return [FileAudit(dist, where, None, f"cannot read RECORD: {exc.strerror or exc}")]
     except csv.Error as exc:
-        return [FileAudit(dist, f"{info.name}/RECORD", None, f"RECORD is not valid CSV: {exc}")]
+        return [FileAudit(dist, where, None, f"RECORD is not valid CSV: {exc}")]
     site = info.parent
-    return [_audit_file(dist, site, path, cache) for path in dict.fromkeys(paths) if is_audited(path)]
+    return [_audit_file(dist, site, path, cache) for path in paths]
 
 
 def _audit_file(dist: str, site: Path, relative: str, cache: Cache) -> FileAudit:
