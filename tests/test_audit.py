@@ -118,6 +118,22 @@ def test_macos_arm64_dylib():
     assert dict(facts.macos) == {"aarch64": (14, 0, 0)}  # the wheel is tagged macosx_14_0_arm64
 
 
+def test_torch_cuda_libtorch_against_recorded_gpus():
+    """PyPI's torch 2.14.1 x86_64 libtorch_cuda.so (cuobjdump: sm_75 80 86 90 100 120 cubins plus a few sm_89,
+    sm_90a, sm_100a, sm_103[f], sm_120a, sm_121a ones, no PTX): what the removed 'no kernels' rule tabulated."""
+    facts = parse_recorded("torch-2.14.1-cuda-libtorch_cuda.slices.json")
+    assert {c.name for c in facts.device_code} == {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a", "sm_100",
+                                                   "sm_100a", "sm_103f", "sm_120", "sm_120a", "sm_121a"}
+    assert "libcudart.so.13" in facts.needed and facts.cpus == ("x86_64",)
+    for name in ("rtx-2080-super", "rtx-3090", "h100-x86", "rtx-5090"):
+        assert _findings(facts, _machine(name), "torch/lib/libtorch_cuda.so") == [], name
+    v100 = gpu_machine("tesla-v100")  # CC 7.0, driver 418.67 (CUDA 10.1)
+    reasons = {f.msg for f in _findings(facts, v100, "torch/lib/libtorch_cuda.so")}
+    assert ("torch/lib/libtorch_cuda.so: links the CUDA 13 runtime (libcudart.so.13); the driver supports CUDA 10.1 "
+            "and refuses a newer major") in reasons
+    assert any("no SASS that runs on sm_70" in r for r in reasons)
+
+
 def test_torch_macos_libtorch_needs_macos_14():
     """torch 2.12+ is built for macOS 14 (the rule that said so is now this finding, read from the dylib)."""
     facts = parse_recorded("torch-2.14.1-macos-arm64-libtorch_cpu.slices.json")
