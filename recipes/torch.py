@@ -40,6 +40,7 @@ SRC_ARCH_LISTS = "https://github.com/pytorch/pytorch/blob/main/.ci/manywheel/bui
 SRC_DRIVER_FLOOR = "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html"
 SRC_GB10_WARNING = "https://github.com/pytorch/pytorch/issues/172629"
 SRC_JETSON_SM87 = "https://github.com/conda-forge/pytorch-cpu-feedstock/issues/303"
+SRC_ORIN_JP72 = "https://github.com/nvidia-holoscan/holohub/pull/1687"
 SRC_JETSON_WHEELS = "https://github.com/dusty-nv/jetson-containers/blob/master/docs/pypi-config.md"
 SRC_MPS = "https://developer.apple.com/metal/pytorch/"
 SRC_MPS_MACOS = "https://github.com/pytorch/pytorch/issues/78343"
@@ -346,13 +347,16 @@ RULES = (
             "# JetPack 6; any JetPack: jetson-containers run $(autotag pytorch)",
         source=SRC_JETSON_SM87,
         detail=seen_torch_and_gpu),
-    conflicts(
+    # JetPack 7.2 on Orin (compat-facts §9): PyPI's generic aarch64 torch 2.11 (cu130, sm_80 but no sm_87) passes
+    # holohub's tests there, warning that sm_87 is unsupported; conda-forge saw 2.10 work and 2.12 break. Whether
+    # sm_80 SASS runs on sm_87 is disputed (jax-ml/jax#40492 no, bitsandbytes#1939 yes): caveats, not ok.
+    caveat(
         when=is_installed() & jetson() & ~l4t() & torch_lacks_code(igpu=True),
-        msg="the installed torch has no kernels built for exactly this Jetson's GPU and no PTX, so CUDA ops "
-            "fail; PyPI's aarch64 torch 2.11+ has sm_110 for Thor but nothing for Orin's 8.7 (on JetPack 7.2, "
-            "unverified)",
-        fix="jetson-containers run $(autotag pytorch)",
-        source=SRC_JETSON_SM87,
+        msg="the installed torch has no kernels built for exactly this Jetson's GPU and no PTX: on Orin (8.7) it "
+            "runs its sm_80 code, which passes real tests on JetPack 7.2 with torch 2.11 but is disputed (torch "
+            "warns that sm_87 is unsupported; 2.12 was seen to break on Orin)",
+        fix="jetson-containers run $(autotag pytorch)  # a build with sm_87 kernels",
+        source=SRC_ORIN_JP72,
         detail=seen_pypi_torch_and_gpu),
     caveat(
         when=is_installed() & on_linux() & gb10_runs_sm120_code(),

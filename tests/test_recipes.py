@@ -812,3 +812,12 @@ def test_deepspeed_cpu_adam_neon_by_release(release, scalar):
     v = verdict("deepspeed", "graviton", avail=sdist("deepspeed", release))
     assert any("runs scalar on ARM" in r for r in v.reasons) is scalar
     assert any("-march=native" in r for r in v.reasons)
+
+
+def test_pypi_torch_on_orin_with_jetpack_72_is_caveats():
+    """Generic aarch64 torch 2.11 (sm_80, no sm_87) on Orin with JetPack 7.2: runs, disputed (compat-facts §9)."""
+    jp72 = dataclasses.replace(ORIN, jetson=Jetson(l4t="39.2.0", jetpack="7.2", soc="tegra234"),  # jetson-orin-r39
+                               cuda_driver="13.0", nvidia_driver="580.00")
+    v = verdict("torch", "orin", with_torch(jp72, "2.11.0", "13.0", TORCH_214_ARM))
+    assert v.status is Status.CAVEATS, v.reasons
+    assert any("disputed" in r for r in v.reasons)
