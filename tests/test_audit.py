@@ -144,6 +144,7 @@ def test_torch_macos_libtorch_needs_macos_14():
     assert finding.msg == ("torch/lib/libtorch_cpu.dylib: needs macOS 14.0 (LC_BUILD_VERSION minos); this Mac runs "
                            "macOS 13.6")
     assert _findings(facts, mac) == []  # macOS 15.0
+    assert _findings(facts, replace(mac, macos="14")) == []  # "14" is 14.0.0
     rosetta = replace(mac, python_translated=True)  # an x86_64 Python cannot load the arm64-only dylib
     assert "aarch64 code; this Python runs on x86_64" in _findings(facts, rosetta)[0].msg
 

@@ -3,9 +3,12 @@
 - code for another CPU (or another OS's binary format): unsupported;
 - a newer glibc, or a newer macOS, than the machine has: unsupported;
 - CUDA device code with no SASS this GPU runs and no PTX its driver can JIT
-  ("no kernel image is available"): unsupported;
+  ("no kernel image is available"): unsupported; only a lower minor's SASS on
+  Orin's sm_87, whose compatibility is disputed: caveats;
 - a CUDA runtime (DT_NEEDED libcudart.so.N) newer than the driver supports: unsupported;
-- a ptxas older than the first CUDA release that targets this GPU: unsupported.
+- a ptxas older than the first CUDA release that targets this GPU (of the ptxas
+  a distribution bundles, the newest): caveats where this machine's CUDA toolkit
+  is new enough to stand in (TRITON_PTXAS_PATH), else unsupported.
 
 A file that could not be read is `unknown`, with its reason. Findings of one
 kind in one distribution are merged into one, naming the first file and how
@@ -34,7 +37,6 @@ SRC_MANYLINUX = "https://peps.python.org/pep-0600/"
 SRC_MACHO = "https://developer.apple.com/documentation/xcode/building-a-universal-macos-binary"
 SRC_CUDA_COMPAT = "https://docs.nvidia.com/cuda/blackwell-compatibility-guide/"
 SRC_DRIVER = "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html"
-SRC_GPUS = "https://developer.nvidia.com/cuda-gpus"
 SRC_PTXAS = "https://github.com/triton-lang/triton/issues/8539"  # ptxas 12.8: "Value 'sm_121a' is not defined"
 SRC_SM87 = "https://github.com/jax-ml/jax/pull/40492"
 
@@ -130,7 +132,7 @@ def _macos(facts: BinaryFacts, machine: Machine, reinstall: str) -> list[_Issue]
     have = parse_version(machine.macos)
     arch = _python_arch(machine)
     minos = dict(facts.macos).get(arch) if arch else None
-    if have is None or minos is None or machine.os != "darwin" or tuple(have.release[:3]) >= minos:
+    if have is None or minos is None or machine.os != "darwin" or (*have.release, 0, 0)[:3] >= minos:
         return []
     need = ".".join(map(str, minos[:2] if minos[2] == 0 else minos))
     return [_Issue(("macos", minos), Status.UNSUPPORTED,
