@@ -163,7 +163,7 @@ def judge(machine: Machine, tools: list[Tool], index: Index,
     return tuple(verdicts)
 
 
-def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list:
+def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list[Finding]:
     """The audit's findings on the tool's own files, then on the installed distributions it requires."""
     if audit is None or machine.packages is None or tool.dist_name not in machine.packages:
         return []
@@ -171,7 +171,8 @@ def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None
     findings = [f for dist in own for f in audit.findings(dist, machine)]
     for dist in dists_of_interest(machine, [tool.dist_name])[1:]:
         if dist not in own:
-            findings += [replace(f, msg=f"{dist} (required by {tool.id}): {f.msg}") for f in audit.findings(dist, machine)]
+            findings += [replace(f, msg=f"{dist} (required by {tool.id}): {f.msg}")
+                         for f in audit.findings(dist, machine)]
     return findings
 
 

@@ -67,7 +67,8 @@ def parse_elf(image: Image) -> ElfInfo:
     # link and counts only where there is nothing else (as cuobjdump lists them without -all).
     section = next((by_name[name] for name in FATBIN_SECTIONS if name in by_name), None)
     code = [] if section is None else list(parse_fatbin_section(image, section.offset, section.size))
-    return ElfInfo(machine=machine, needed=tuple(dict.fromkeys(needed)), glibc=glibc, device_code=tuple(dict.fromkeys(code)))
+    return ElfInfo(machine=machine, needed=tuple(dict.fromkeys(needed)), glibc=glibc,
+                   device_code=tuple(dict.fromkeys(code)))
 
 
 _CHUNK, _OVERLAP = 64 << 10, 128  # the overlap keeps a string that straddles two chunks whole

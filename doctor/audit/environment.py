@@ -60,7 +60,8 @@ def dists_of_interest(machine: Machine, tools: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def audit_target(machine: Machine, scope: Scope, tools: Iterable[str], cache_dir: Path | None) -> EnvironmentAudit | None:
+def audit_target(machine: Machine, scope: Scope, tools: Iterable[str],
+                 cache_dir: Path | None) -> EnvironmentAudit | None:
     """None when the target's sys.path is not known (a facts file, a profile, a Python that did not answer)."""
     target = (machine.identifiers or {}).get("target_python") or {}
     site_dirs = target.get("sys_path")
