@@ -17,7 +17,14 @@ from typing import Callable, List, Optional
 import typer
 
 from . import __version__
-from .core.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AidoctorError
+from .core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    AidoctorError,
+)
 from .core.paths import wheelhouse_dir
 
 app = typer.Typer(
@@ -77,15 +84,21 @@ def check(
     include_identifiers: bool = typer.Option(False, "--include-identifiers",
                                              help="Keep host name, serial numbers and paths in the report."),
     timeout: float = TimeoutOpt,
+    audit: str = typer.Option("tools", "--audit", metavar="SCOPE",
+                              help="Read the installed binaries of: tools (the tools and what they require), "
+                                   "all (every distribution), off."),
 ) -> None:
     """Probe this machine (or read facts) and say, tool by tool, whether it can work here."""
+    from .audit.environment import Scope
     from .check.engine import CheckRequest, run_check
     from .render.terminal import console, print_json, render_check
 
     _one_source(facts, profile, python)
+    if audit not in {s.value for s in Scope}:
+        raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=tuple(tool or ()),
                                     offline=offline, deep=deep, include_identifiers=include_identifiers,
-                                    timeout=timeout))
+                                    timeout=timeout, audit=Scope(audit)))
     if json_out:
         print_json(report.to_json())
     else:
@@ -227,8 +240,8 @@ def fit(
     from .fit.config import resolve_model
     from .fit.plan import Options, plan_fit, to_json
     from .fit.targets import facts_target, profile_target, this_machine
-    from .render.terminal import console, print_json
     from .render.fit import render_fit
+    from .render.terminal import console, print_json
 
     if list_models:
         from .fit.models import catalog
@@ -381,9 +394,15 @@ def fleet_collect(
 
     Exit 0 when every machine gave a report, 1 when some did not (each has a file saying why), 2 on bad input.
     """
-    from .fleet.collect import CollectOptions, collect, docker_targets, parse_destination, read_hosts_file
-    from .render.terminal import console
+    from .fleet.collect import (
+        CollectOptions,
+        collect,
+        docker_targets,
+        parse_destination,
+        read_hosts_file,
+    )
     from .render.progress import CollectProgress
+    from .render.terminal import console
 
     targets = read_hosts_file(hosts_file) if hosts_file else []
     targets += [parse_destination(h, "--host") for h in host or ()]
@@ -443,11 +462,11 @@ def install(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Get a working wheel for this machine, keep it in the wheelhouse, install it without touching torch, and prove it."""
-    from .install.run import execute, prepare
     from .install.plan import InstallRequest, Route
-    from .render.terminal import console, print_json
+    from .install.run import execute, prepare
     from .render.install import render_plan, render_smoke
     from .render.progress import ConsoleReporter
+    from .render.terminal import console, print_json
 
     name, version = _split_version(tool)
     request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,
@@ -487,13 +506,13 @@ def smoke_command(
     timeout: float = typer.Option(600.0, "--timeout", min=1, metavar="SECONDS", help="Limit for the whole test."),
 ) -> None:
     """Run one tool's training smoke test in the target Python; say which kernel failed and why."""
-    from .install import envstate
     from .check.engine import default_python, select_tools
-    from .render.terminal import console, print_json
-    from .render.install import render_smoke
     from .core.smoke_store import SmokeStore
-    from .install.smoke import run_smoke
     from .core.system import LiveSystem
+    from .install import envstate
+    from .install.smoke import run_smoke
+    from .render.install import render_smoke
+    from .render.terminal import console, print_json
 
     (chosen,) = select_tools((tool,))
     if chosen.recipe is None or chosen.recipe.smoke is None:
@@ -520,8 +539,8 @@ def wheels_list(wheelhouse: Optional[Path] = WheelhouseOpt,
                 json_out: bool = typer.Option(False, "--json", help="Print the provenance records as JSON.")) -> None:
     """Every stored wheel with its sha256, origin, build key and smoke result."""
     from ..wheels.store import Wheelhouse
-    from .render.terminal import console, print_json
     from .render.install import render_wheels
+    from .render.terminal import console, print_json
 
     store = Wheelhouse(wheelhouse or wheelhouse_dir())
     wheels = store.wheels()

@@ -13,7 +13,15 @@ from packaging.version import Version
 
 from ..doctor.core.facts import parse_version
 from ..doctor.core.nvidia import code_for, driver_floor, jetpack_for_l4t, parse_arch
-from ..doctor.dsl.rules import Cond, Ctx, check, cuda_toolkit, no_cuda_toolkit, nvidia_gpu, on_linux
+from ..doctor.dsl.rules import (
+    Cond,
+    Ctx,
+    check,
+    cuda_toolkit,
+    no_cuda_toolkit,
+    nvidia_gpu,
+    on_linux,
+)
 from ..doctor.dsl.tool import Protected
 
 JETSON_AI_LAB_JP6 = "https://pypi.jetson-ai-lab.io/jp6/cu126"
@@ -174,20 +182,6 @@ def _below_floor(cuda: str | None, driver: str | None) -> bool | None:
         return False
     have = parse_version(driver)
     return None if have is None else have < floor
-
-
-def torch_below_driver_floor() -> Cond:
-    """The installed torch's CUDA major needs a newer driver than this one (13.x: 580, 12.x: 525)."""
-
-    def test(ctx: Ctx) -> bool | None:
-        build = _installed_build(ctx)
-        if build is False or (build is not None and build.cuda is None):
-            return False
-        if build is None:
-            return None
-        return _below_floor(build.cuda, ctx.machine.nvidia_driver)
-
-    return check("the installed torch's CUDA needs a newer driver", test, "torch_build", "nvidia_driver")
 
 
 def pypi_torch_below_driver_floor() -> Cond:

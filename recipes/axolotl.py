@@ -9,7 +9,17 @@ WSL or Docker.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import arch_is, caveat, conflicts, gpu_cc, installed, on_linux, on_macos, on_windows, version
+from ..doctor.dsl.rules import (
+    arch_is,
+    caveat,
+    conflicts,
+    gpu_cc,
+    installed,
+    on_linux,
+    on_macos,
+    on_windows,
+    version,
+)
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import l4t, linux_cuda, no_gpu
 

@@ -1,6 +1,7 @@
 """DeepSpeed: ZeRO, offload and fused optimizers; its CUDA/C++ ops compile on first use.
 
-PyPI has only the source distribution (Windows wheels stop at 0.16.5). The
+PyPI has only the source distribution (Windows wheels exist for 0.14.5, 0.15.0
+and 0.16.3-0.16.5 only). The
 install itself compiles nothing: ops are JIT-built with nvcc into
 ~/.cache/torch_extensions the first time they are used, so a missing CUDA
 toolkit, or one whose CUDA differs from torch's, shows up at training time.
@@ -13,7 +14,17 @@ from ..doctor.core.facts import Machine, parse_version
 from ..doctor.dsl.buildflags import present, toolkit_version, torch_cuda_arch_list
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Ctx, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows,
+    Ctx,
+    arch_is,
+    caveat,
+    check,
+    gpu_cc,
+    is_installed,
+    needs_build,
+    no_cuda_toolkit,
+    on_linux,
+    on_macos,
+    on_windows,
     version,
 )
 from ..doctor.dsl.tool import Tool
@@ -24,6 +35,7 @@ SRC_BUILDER = "https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/b
 SRC_FP_QUANTIZER = "https://github.com/deepspeedai/DeepSpeed/blob/master/op_builder/fp_quantizer.py"
 SRC_ACCELERATOR = "https://github.com/deepspeedai/DeepSpeed/blob/master/accelerator/real_accelerator.py"
 SRC_SIMD = "https://github.com/deepspeedai/DeepSpeed/blob/master/csrc/includes/simd.h"
+SRC_SIMD_0195 = "https://github.com/deepspeedai/DeepSpeed/blob/v0.19.5/csrc/includes/simd.h"
 SRC_README = "https://github.com/deepspeedai/DeepSpeed/blob/master/README.md"
 
 
@@ -77,10 +89,19 @@ RULES = (
         source=SRC_INSTALL),
 
     # -- ARM CPUs --
+    # CPU-Adam's SIMD header by release (compat-facts §9): no NEON path up to 0.19.5 (the header at v0.19.5 and
+    # on master after it, 2026-08), one in 0.19.8 (its sdist; with -D__SVE__ the SVE path); 0.19.6-0.19.7 unread.
     caveat(
-        when=on_linux() & arch_is("aarch64"),
-        msg="DeepSpeed's CPU-Adam (ZeRO-Offload) runs scalar on ARM: its SIMD header has no NEON path, and the "
-            "CPU ops build with -march=native, so a prebuilt op is not portable across CPUs",
+        when=on_linux() & arch_is("aarch64") & version("<0.19.8"),
+        msg="DeepSpeed's CPU-Adam (ZeRO-Offload) runs scalar on ARM before 0.19.8: its SIMD header has no NEON "
+            "path up to 0.19.5 (0.19.6 and 0.19.7 were not read; 0.19.8's has one), and the CPU ops build with "
+            "-march=native, so a prebuilt op is not portable",
+        fix='pip install -U "deepspeed>=0.19.8"',
+        source=SRC_SIMD_0195),
+    caveat(
+        when=on_linux() & arch_is("aarch64") & version(">=0.19.8"),
+        msg="DeepSpeed's CPU ops build with -march=native on ARM (CPU-Adam takes its NEON path, or SVE with "
+            "-D__SVE__), so a prebuilt op is not portable across CPUs",
         fix=None,
         source=SRC_SIMD),
 
@@ -99,7 +120,8 @@ RULES = (
         source=SRC_ACCELERATOR),
     caveat(
         when=on_windows(),
-        msg="DeepSpeed's Windows wheels stop at 0.16.5 and lack the async I/O and GPUDirect Storage ops",
+        msg="DeepSpeed has Windows wheels for 0.14.5, 0.15.0 and 0.16.3-0.16.5 only, and they lack the async I/O "
+            "and GPUDirect Storage ops",
         fix="pip install deepspeed==0.16.5",
         source=SRC_README),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..doctor.dsl.rules import (
     conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos, on_windows,
-    torch_cpu_only,
+    torch_cpu_only, version,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import no_gpu, nvcc
@@ -28,6 +28,14 @@ HOPPER = gpu_cc("==9.0")
 to_build = ~is_installed() & on_linux() & nvidia_gpu() & HOPPER
 
 RULES = (
+    # -- the placeholder on PyPI --
+    conflicts(
+        when=is_installed() & version("==0.0.0"),
+        msg="the installed flash-attn-3 0.0.0 is the empty placeholder on PyPI (uploaded 2026-01-09: two empty "
+            "files), not FlashAttention 3: nothing of it is installed",
+        fix=f"pip uninstall -y flash-attn-3 && {INSTALL}",
+        source="https://pypi.org/project/flash-attn-3/0.0.0/"),
+
     # -- where it cannot run --
     conflicts(
         when=on_macos(),

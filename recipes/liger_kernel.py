@@ -3,18 +3,17 @@
 A pure-Python wheel (liger-kernel 0.8.5: torch >= 2.1.2, triton >= 2.3.1)
 that "inherits Triton's hardware compatibility": Linux with an NVIDIA (CC
 8.0+) or AMD GPU, the unofficial triton-windows on Windows, nothing on a Mac.
+Whether the installed triton's bundled ptxas knows this GPU is the binary
+audit's finding on triton (required by liger-kernel), shown in this verdict too.
 """
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import (
-    caveat, conflicts, gpu_cc, installed, is_installed, needs_build, on_linux, on_macos, on_windows,
-)
+from ..doctor.dsl.rules import caveat, conflicts, gpu_cc, is_installed, needs_build, on_linux, on_macos, on_windows
 from ..doctor.dsl.tool import Tool
-from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu, nvcc
+from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu
 
 SRC_README = "https://github.com/linkedin/Liger-Kernel/blob/main/README.md"
-SRC_SM121A = "https://github.com/triton-lang/triton/issues/9181"
 SRC_JETSON = "https://github.com/dusty-nv/jetson-containers/blob/master/docs/pypi-config.md"
 
 RULES = (
@@ -43,12 +42,6 @@ RULES = (
         msg="Liger inherits Triton's hardware support, which is NVIDIA CC 8.0 and newer",
         fix=None,
         source=SRC_README),
-    caveat(
-        when=linux_cuda() & gpu_cc("==12.1") & installed("triton", "<3.9") & nvcc(">=12.9"),
-        msg="the installed triton (before 3.9) may not know the GB10 ('sm_121a is not defined', seen with "
-            "3.5.x): point it at the CUDA toolkit's ptxas",
-        fix="export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas",
-        source=SRC_SM121A),
 )
 
 TOOL = Tool(

@@ -1,21 +1,23 @@
 """MLX: Apple's array framework, on Apple silicon (Metal) and on Linux (CUDA or CPU backend).
 
-On a Mac the wheel needs Apple silicon, a native arm64 Python and macOS 14+.
+On a Mac the wheel needs Apple silicon and a native arm64 Python; current
+releases need macOS 14+ (0.29.3 still had a macOS 13 wheel).
 On Linux `pip install mlx` brings no backend: the extras pull mlx-cuda-13
 (driver >= 580), mlx-cuda-12 (driver >= 550.54.14) or mlx-cpu, all tagged
-manylinux_2_35 (glibc >= 2.35). The CUDA backend needs CC 7.5+ and carries
+manylinux_2_35 (glibc >= 2.35) in current releases (0.26.x had 2_31 and
+2_34 ones). The CUDA backend needs CC 7.5+ and carries
 kernels for 75, 80, 90a, 100a, 120a, 121a plus PTX for 120: nothing for a
 Jetson (Orin's 8.7 iGPU, Thor's 11.0).
 """
 
 from __future__ import annotations
 
-from ..doctor.core.nvidia import code_for
 from ..doctor.core.facts import Machine
+from ..doctor.core.nvidia import code_for
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Ctx, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu,
-    on_linux, on_macos, on_windows, translated_python,
+    Ctx, apple_silicon, caveat, check, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux, on_macos,
+    on_windows, translated_python,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import linux_cuda
@@ -71,11 +73,9 @@ MAC_RULES = (
         msg="MLX on macOS needs an Apple silicon (M-series) Mac",
         fix=None,
         source=SRC_INSTALL),
-    conflicts(
-        when=on_macos() & apple_silicon() & macos("<14"),
-        msg="MLX's macOS wheels need macOS 14 or later",
-        fix="softwareupdate --list  # then install the macOS 14+ update it offers",
-        source=SRC_INSTALL),
+    # No macOS or glibc floor here: they are per release (mlx 0.29.3 still has a macosx_13_0 wheel, 0.26.x
+    # manylinux_2_31 ones; compat-facts §9). The package index picks the release whose wheel fits this machine,
+    # and for an installed MLX the binary audit reads the floor its libraries were built for.
 )
 
 RULES = (
@@ -122,11 +122,6 @@ RULES = (
         when=on_linux() & ~nvidia_gpu() & ~installed("mlx-cpu"),
         msg="on Linux plain `pip install mlx` brings no backend: install the CPU one",
         fix='pip install "mlx[cpu]"',
-        source=SRC_INSTALL),
-    conflicts(
-        when=on_linux() & glibc("<2.35"),
-        msg="MLX's Linux wheels are manylinux_2_35: they need glibc 2.35 or later (Ubuntu 22.04 and newer)",
-        fix=None,
         source=SRC_INSTALL),
     caveat(
         when=on_windows(),

@@ -8,9 +8,23 @@ Where mlx cannot run (Intel Macs, macOS < 14, Jetsons), neither can mlx-lm.
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import caveat, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux
+from ..doctor.dsl.rules import (
+    caveat,
+    conflicts,
+    installed,
+    jetson,
+    nvidia_driver,
+    nvidia_gpu,
+    on_linux,
+)
 from ..doctor.dsl.tool import Tool
-from .mlx import MAC_RULES, backend_extras, mlx_lacks_code, no_cuda_backend, server_nvidia
+from .mlx import (
+    MAC_RULES,
+    backend_extras,
+    mlx_lacks_code,
+    no_cuda_backend,
+    server_nvidia,
+)
 
 SRC_PYPI = "https://pypi.org/project/mlx-lm/0.32.2/"
 SRC_MLX = "https://ml-explore.github.io/mlx/build/html/install.html"

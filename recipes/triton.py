@@ -2,8 +2,12 @@
 
 Linux only, NVIDIA (CC 8.0+ officially) or AMD GPUs, no CPU backend. Triton
 compiles with the ptxas it bundles, and an old ptxas does not know the newest
-GPUs: triton 3.5.x fails on GB10 ("Value 'sm_121a' is not defined") and old
-ones on Thor (sm_110a). triton 3.9.0 bundles ptxas 13.4, used for CC >= 9.0.
+GPUs: triton 3.5.x bundles only ptxas 12.8 and fails on GB10 ("Value 'sm_121a'
+is not defined"), B300 and Thor (sm_110a); 3.6.0 adds a 12.9 ptxas (GB10 and
+B300, not Thor); Thor needs triton >= 3.7 (compat-facts §9, Corrections 2026-12).
+For an installed triton the binary audit (doctor/audit) reads the bundled
+ptxas' version from the wheel's files and judges it against the GPU; the rules
+below only cover the release pip would install.
 """
 
 from __future__ import annotations
@@ -14,10 +18,26 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import nvidia_ccs, present, toolkit_version
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
+    caveat,
+    conflicts,
+    gpu_cc,
+    is_installed,
+    needs_build,
+    no_cuda_toolkit,
+    on_linux,
+    on_macos,
+    on_windows,
+    version,
 )
 from ..doctor.dsl.tool import Protected, Tool
-from ._cuda_stack import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
+from ._cuda_stack import (
+    JETSON_AI_LAB_JP6,
+    SRC_JETSON_WHEELS,
+    l4t,
+    linux_cuda,
+    no_gpu,
+    nvcc,
+)
 
 SRC_README = "https://github.com/triton-lang/triton/blob/main/README.md"
 SRC_SM121A = "https://github.com/triton-lang/triton/issues/8539"
@@ -60,25 +80,24 @@ RULES = (
         fix=None,
         source=SRC_README),
 
-    # -- the bundled ptxas and the newest GPUs --
+    # -- the bundled ptxas and the newest GPUs: the release pip would install (installed: the audit) --
     caveat(
-        when=linux_cuda() & GB10 & version("<3.9") & nvcc(">=12.9"),
-        msg="triton before 3.9 compiles with a bundled ptxas that may not know the GB10: triton 3.5.x fails "
-            "with \"ptxas fatal: Value 'sm_121a' is not defined\"; this machine's CUDA toolkit (12.9 or later) "
-            "knows sm_121a, so point Triton at its ptxas (3.9.0 bundles ptxas 13.4, which knows it)",
+        when=~is_installed() & linux_cuda() & GB10 & version("<3.6") & nvcc(">=12.9"),
+        msg="triton before 3.6 bundles only ptxas 12.8, which does not know the GB10 (\"ptxas fatal: Value "
+            "'sm_121a' is not defined\"); this machine's CUDA toolkit (12.9 or later) knows sm_121a, so point "
+            "Triton at its ptxas (3.6.0 bundles a 12.9 ptxas, which knows it)",
         fix=PTXAS_FIX,
         source=SRC_SM121A_PTXAS_PATH),
     conflicts(
-        when=linux_cuda() & GB10 & version("<3.9") & (no_cuda_toolkit() | nvcc("<12.9")),
-        msg="triton before 3.9 compiles with a bundled ptxas that may not know the GB10 (triton 3.5.x: "
-            "\"Value 'sm_121a' is not defined\"), and there is no CUDA toolkit 12.9 or later here whose ptxas "
-            "could replace it",
+        when=~is_installed() & linux_cuda() & GB10 & version("<3.6") & (no_cuda_toolkit() | nvcc("<12.9")),
+        msg="triton before 3.6 bundles only ptxas 12.8, which does not know the GB10 (\"Value 'sm_121a' is not "
+            "defined\"), and there is no CUDA toolkit 12.9 or later here whose ptxas could replace it",
         fix=f"sudo apt-get install cuda-toolkit-13-0 && {PTXAS_FIX}",
         source=SRC_SM121A),
     caveat(
-        when=linux_cuda() & THOR & version("<3.9"),
-        msg="an older triton's bundled ptxas fails on Thor with \"Value 'sm_110a' is not defined\"; JetPack 7's "
-            "CUDA 13 ptxas knows it (triton 3.9.0 bundles ptxas 13.4)",
+        when=~is_installed() & linux_cuda() & THOR & version("<3.7"),
+        msg="triton before 3.7 bundles no ptxas that knows Thor (\"Value 'sm_110a' is not defined\"); JetPack 7's "
+            "CUDA 13 ptxas knows it",
         fix=PTXAS_FIX,
         source=SRC_SM110A),
 )

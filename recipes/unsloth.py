@@ -11,8 +11,21 @@ from __future__ import annotations
 
 from ..doctor.dsl.recipe import KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
-    on_linux, on_macos, on_windows, torch_cpu_only, version,
+    apple_silicon,
+    arch_is,
+    caveat,
+    conflicts,
+    gpu_cc,
+    installed,
+    is_installed,
+    macos,
+    needs_build,
+    nvidia_gpu,
+    on_linux,
+    on_macos,
+    on_windows,
+    torch_cpu_only,
+    version,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import l4t, linux_cuda, no_gpu

@@ -10,7 +10,7 @@ build or the MLX-based vllm-metal plugin.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
-    arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build, nvidia_driver,
+    arch_is, caveat, conflicts, cpu_feature, glibc, gpu_cc, installed, is_installed, jetson, needs_build, nvidia_driver,
     on_linux, on_macos, on_windows, version,
 )
 from ..doctor.dsl.tool import Tool
@@ -50,8 +50,15 @@ RULES = (
     needs_build(
         when=~is_installed() & on_linux() & arch_is("x86_64") & no_gpu(),
         msg="PyPI's vllm is the CUDA build; on an x86_64 CPU take the +cpu wheel from vLLM's GitHub releases "
-            "(AVX-512 recommended, AVX2 with limited features)",
+            "(AVX-512 recommended; AVX2 since 0.17.0, with limited features)",
         fix=CPU_WHEEL.format(arch="x86_64"),
+        source=SRC_CPU),
+    needs_build(
+        when=~is_installed() & on_linux() & no_gpu() & glibc("<2.34"),
+        msg="vLLM's CPU wheels (x86_64 and aarch64) are manylinux_2_34: they need glibc 2.34 or later, so on this "
+            "system vLLM's CPU backend has to be built from source",
+        fix="git clone https://github.com/vllm-project/vllm && cd vllm && VLLM_TARGET_DEVICE=cpu pip install . "
+            "--no-build-isolation",
         source=SRC_CPU),
     caveat(
         when=on_linux() & arch_is("aarch64") & no_gpu() & ~cpu_feature("bf16"),
@@ -97,7 +104,8 @@ RULES = (
         fix=None,
         source=SRC_ARCHS),
     caveat(
-        when=linux_cuda() & jetson() & gpu_cc("==11.0"),
+        # installed: the audit judges the installed triton's bundled ptxas, and shows it in vllm's verdict
+        when=~is_installed() & linux_cuda() & jetson() & gpu_cc("==11.0"),
         msg="on Jetson Thor vLLM's Triton kernels can fail with \"Value 'sm_110a' is not defined\" when the "
             "bundled ptxas is too old; the JetPack 7 CUDA 13 ptxas knows sm_110a",
         fix="export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas",

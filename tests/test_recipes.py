@@ -284,11 +284,9 @@ def test_jetson_torch_build_on_orin_is_ok():
     assert v.status is Status.OK, v.reasons
 
 
-def test_torch_cu130_with_driver_550_on_gh200_is_unsupported():
-    v = verdict("torch", "gh200", with_torch(GH200, "2.14.0+cu130", "13.0", TORCH_214_ARM))
-    assert v.status is Status.UNSUPPORTED
-    assert any("580" in r for r in v.reasons)
-    assert "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html" in v.sources
+# An installed torch linking a CUDA runtime newer than the driver, or with no kernel for the GPU, is the
+# binary audit's finding now (tests/test_audit.py: test_cuda_runtime_newer_than_the_driver,
+# test_sm80_only_extension_on_recorded_gpus), read from the files instead of a rule per tool.
 
 
 def test_torch_to_install_on_gh200_needs_driver_580():
@@ -329,15 +327,6 @@ def test_torch_cpu_only_on_a_mac_is_fine():
     assert verdict("torch", "mac", with_torch(MAC, "2.15.0", None, ())).status is Status.OK
 
 
-def test_old_torch_on_an_rtx_5090_has_no_kernels():
-    rtx5090 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 5090",
-                                                   compute_capability="12.0"),))
-    v = verdict("torch", "h100", with_torch(rtx5090, "2.7.0+cu126", "12.6",
-                                             ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")))
-    assert v.status is Status.UNSUPPORTED
-    assert any("no kernel" in r for r in v.reasons)
-
-
 def test_torch_215_on_a_v100_points_at_the_cu126_index():
     v100 = dataclasses.replace(H100, gpus=(Gpu(vendor="nvidia", name="Tesla V100-SXM2-16GB",
                                                 compute_capability="7.0"),))
@@ -355,20 +344,29 @@ def test_mps_unusable_under_rosetta():
 
 # -- triton --
 
-def test_triton_350_on_gb10_needs_the_toolkit_ptxas():
-    machine = with_torch(GB10, "2.10.0a0", "13.0", ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120"), triton="3.5.0")
-    v = verdict("triton", "gb10", machine)
-    assert v.status in (Status.CAVEATS, Status.UNSUPPORTED)
+# An installed triton's bundled ptxas is read by the binary audit (tests/test_audit.py); these rules judge
+# the release pip would install.
+
+def test_triton_350_to_install_on_gb10_needs_the_toolkit_ptxas():
+    machine = dataclasses.replace(GB10, packages={})
+    v = verdict("triton", "gb10", machine, wheel("3.5.0", "triton-3.5.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert v.status is Status.CAVEATS
     assert "sm_121a" in v.reasons[0]
     assert "export TRITON_PTXAS_PATH=/usr/local/cuda/bin/ptxas" in v.fixes
 
 
-def test_triton_350_on_gb10_without_a_toolkit_is_unsupported():
-    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND},
-                                  packages={"triton": "3.5.0"})
-    v = verdict("triton", "gb10", machine)
+def test_triton_350_to_install_on_gb10_without_a_toolkit_is_unsupported():
+    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND}, packages={})
+    v = verdict("triton", "gb10", machine, wheel("3.5.0", "triton-3.5.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
     assert v.status is Status.UNSUPPORTED
     assert any("TRITON_PTXAS_PATH" in f for f in v.fixes)
+
+
+def test_triton_360_to_install_on_gb10_is_ok():
+    """3.6.0 adds a 12.9 ptxas, which knows sm_121 (compat-facts §9)."""
+    machine = dataclasses.replace(GB10, packages={})
+    v = verdict("triton", "gb10", machine, wheel("3.6.0", "triton-3.6.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert v.status is Status.OK
 
 
 def test_triton_39_on_gb10_is_ok():
@@ -680,8 +678,12 @@ def test_mlx_on_graviton_takes_the_cpu_extra():
 
 
 def test_mlx_on_an_intel_mac_or_old_macos():
+    # The macOS floor is per release (compat-facts §9): on macOS 13 the index offers 0.29.3's macosx_13_0 wheel,
+    # and on an older macOS nothing; no rule tabulates "macOS 14".
     old = dataclasses.replace(MAC, macos="13.6")
-    assert verdict("mlx", "mac", old).status is Status.UNSUPPORTED
+    assert verdict("mlx", "mac", old, wheel("0.29.3", "mlx-0.29.3-cp312-cp312-macosx_13_0_arm64.whl")).status \
+        is Status.OK
+    assert verdict("mlx", "mac", dataclasses.replace(MAC, macos="12.7"), nothing("mlx")).status is Status.UNSUPPORTED
     rosetta = dataclasses.replace(MAC, python_translated=True, apple=Apple(chip="Apple M1", mps=False))
     assert verdict("mlx", "mac", rosetta, nothing("mlx")).status is Status.UNSUPPORTED
 
@@ -737,3 +739,88 @@ def test_the_watched_distributions_come_from_the_registry():
 
     assert watched_dists() == {t.dist_name for t in all_tools().values()} | {"unsloth-zoo"}
     assert {"torch", "triton", "flash-attn-3", "mlx-lm"} <= watched_dists()
+
+
+# -- facts that moved (compat-facts §9, Corrections 2026-12) --
+
+@pytest.mark.parametrize("transformers, torch, status", [
+    ("5.0.0", "2.2.0", Status.OK),
+    ("5.0.0", "2.1.2", Status.UNSUPPORTED),
+    ("5.14.0", "2.5.0a0", Status.OK),  # NVIDIA's JetPack 6 torch: 2.4 is enough up to 5.14
+    ("5.15.0", "2.5.0a0", Status.UNSUPPORTED),  # a pre-release of 2.5 is below 2.5
+    ("5.19.0", "2.5.1", Status.OK),
+    ("5.20.2", "2.5.1", Status.UNSUPPORTED),
+    ("5.24.0", "2.6.0", Status.OK),
+])
+def test_transformers_torch_floor_rises_by_release(transformers, torch, status):
+    machine = dataclasses.replace(H100, packages={"transformers": transformers, "torch": torch})
+    v = verdict("transformers", "h100", machine)
+    assert v.status is status, v.reasons
+    if status is Status.UNSUPPORTED:
+        assert any("needs torch" in r for r in v.reasons)
+
+
+def test_flash_attn_3_placeholder_is_not_flash_attention_3():
+    machine = dataclasses.replace(H100, packages={"flash-attn-3": "0.0.0"})
+    v = verdict("flash-attn-3", "h100", machine, nothing("flash-attn-3"))
+    assert v.status is Status.UNSUPPORTED
+    assert any("empty placeholder" in r for r in v.reasons)
+
+
+@pytest.mark.parametrize("torch, macos, cpu_only", [
+    ("2.4.1", "12.7", False),
+    ("2.5.0", "12.7", True),  # MPS needs macOS 13 since 2.5
+    ("2.5.0", "13.1", False),
+    ("2.10.0", "13.6", True),  # and macOS 14 from about 2.9/2.10
+    ("2.11.0", "14.0", False),
+])
+def test_installed_torch_on_a_macos_too_old_for_its_mps(torch, macos, cpu_only):
+    machine = dataclasses.replace(MAC, macos=macos, packages={"torch": torch},
+                                  torch_build=TorchBuild(version=torch, cuda=None, arch_list=()))
+    v = verdict("torch", "mac", machine)
+    assert any("CPU-only" in r for r in v.reasons) is cpu_only, v.reasons
+
+
+def test_deepspeed_windows_wheels_are_named_by_release():
+    v = verdict("deepspeed", "h100", dataclasses.replace(H100, os="windows"), sdist("deepspeed", "0.19.8"))
+    assert any("0.14.5, 0.15.0 and 0.16.3-0.16.5" in r for r in v.reasons)
+
+
+def test_triton_360_to_install_on_thor_still_needs_a_ptxas():
+    """3.6.0's 12.9 ptxas knows GB10, not Thor; Thor needs 3.7."""
+    machine = dataclasses.replace(THOR, packages={})
+    v = verdict("triton", "thor", machine, wheel("3.6.0", "triton-3.6.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert any("sm_110a" in r for r in v.reasons)
+    v = verdict("triton", "thor", machine, wheel("3.7.0", "triton-3.7.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
+    assert not any("sm_110a" in r for r in v.reasons)
+
+
+def test_vllm_cpu_wheels_need_glibc_234():
+    old = dataclasses.replace(GRAVITON, glibc="2.31")
+    v = verdict("vllm", "graviton", old)
+    assert v.status is Status.BUILD and any("manylinux_2_34" in r for r in v.reasons)
+    assert not any("manylinux_2_34" in r for r in verdict("vllm", "graviton").reasons)  # glibc 2.35
+
+
+def test_cuda12_index_fixes_pin_torch_below_215():
+    """torch 2.15 has no CUDA 12 builds (compat-facts §9): a cu126 fix names the last release line that has one."""
+    from aidoctor.recipes import torch as torch_recipe
+
+    fixes = [rule.fix for rule in torch_recipe.RULES if rule.fix and "whl/cu126" in rule.fix]
+    assert fixes and all('"torch<2.15"' in fix for fix in fixes)
+
+
+@pytest.mark.parametrize("release, scalar", [("0.19.5", True), ("0.19.8", False)])
+def test_deepspeed_cpu_adam_neon_by_release(release, scalar):
+    v = verdict("deepspeed", "graviton", avail=sdist("deepspeed", release))
+    assert any("runs scalar on ARM" in r for r in v.reasons) is scalar
+    assert any("-march=native" in r for r in v.reasons)
+
+
+def test_pypi_torch_on_orin_with_jetpack_72_is_caveats():
+    """Generic aarch64 torch 2.11 (sm_80, no sm_87) on Orin with JetPack 7.2: runs, disputed (compat-facts §9)."""
+    jp72 = dataclasses.replace(ORIN, jetson=Jetson(l4t="39.2.0", jetpack="7.2", soc="tegra234"),  # jetson-orin-r39
+                               cuda_driver="13.0", nvidia_driver="580.00")
+    v = verdict("torch", "orin", with_torch(jp72, "2.11.0", "13.0", TORCH_214_ARM))
+    assert v.status is Status.CAVEATS, v.reasons
+    assert any("disputed" in r for r in v.reasons)

@@ -17,15 +17,22 @@ from typing import Iterable, Mapping
 
 from ...recipes import all_tools, watched_dists
 from .. import __version__
-from . import REPORT_SCHEMA
+from ..audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
+from ..core.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    FactsFileError,
+    TargetPythonError,
+    UnknownTool,
+)
+from ..core.facts import Machine, canonical_name
+from ..core.system import LiveSystem, System
+from ..dsl.rules import Finding, Status
+from ..dsl.tool import Tool
 from ..probes import collect as probes
 from ..probes import pyenv
-from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
-from ..core.facts import Machine
+from . import REPORT_SCHEMA
 from .index import Availability, Index, platform_tags, select
-from ..dsl.rules import Status
-from ..dsl.tool import Tool
-from ..core.system import LiveSystem, System
 from .verdicts import Verdict, evaluate
 
 MAX_FACTS_FILE_BYTES = 16 << 20
@@ -43,6 +50,7 @@ class CheckRequest:
     timeout: float = 5.0
     deep_timeout: float = 120.0
     cache_dir: Path | None = None
+    audit: Scope = Scope.TOOLS  # which installed distributions' binaries to audit (a probed machine only)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Report:
     verdicts: tuple[Verdict, ...]
     named: tuple[str, ...] = ()  # tools named with --tool
     smoke: Mapping[str, dict] = field(default_factory=dict)  # tool -> the latest smoke result in the target env
+    audit: EnvironmentAudit | None = None  # what the installed binaries say; None: not audited
 
     @property
     def exit_code(self) -> int:
@@ -59,6 +68,17 @@ class Report:
             return EXIT_OK if all(v.status.usable for v in self.verdicts) else EXIT_FINDINGS
         broken = any(v.installed is not None and v.status is Status.UNSUPPORTED for v in self.verdicts)
         return EXIT_FINDINGS if broken else EXIT_OK
+
+    def other_audit_findings(self) -> list[tuple[str, Finding]]:
+        """Audit findings on distributions that no verdict covers (with --audit all): (distribution, finding)."""
+        if self.audit is None:
+            return []
+        tools = all_tools()
+        covered = set(dists_of_interest(self.machine, [tools[v.tool].dist_name for v in self.verdicts
+                                                        if v.tool in tools]))
+        covered |= {canonical_name(c) for v in self.verdicts if v.tool in tools for c in tools[v.tool].companions}
+        return [(dist, finding) for dist in self.audit.dists if dist not in covered
+                for finding in self.audit.findings(dist, self.machine)]
 
     def to_json(self) -> dict:
         return {
@@ -69,6 +89,7 @@ class Report:
             "verdicts": [v.to_json() for v in self.verdicts],
             "smoke": {tool: result for tool, result in self.smoke.items()
                       if not self.named or tool in self.named},
+            "audit": None if self.audit is None else self.audit.to_json(self.machine),
         }
 
 
@@ -132,7 +153,8 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
     return machine
 
 
-def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, ...]:
+def judge(machine: Machine, tools: list[Tool], index: Index,
+          audit: EnvironmentAudit | None = None) -> tuple[Verdict, ...]:
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
     projects = index.projects(t.dist_name for t in wanted) if wanted else {}
     tags = platform_tags(machine)
@@ -145,8 +167,21 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
             available = Availability("unknown", reason=project, source=f"https://pypi.org/project/{tool.dist_name}/")
         else:
             available = select(project, machine, tags)
-        verdicts.append(evaluate(tool, machine, available, watched_dists()))
+        verdicts.append(evaluate(tool, machine, available, watched_dists(), _audit_findings(tool, machine, audit)))
     return tuple(verdicts)
+
+
+def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list[Finding]:
+    """The audit's findings on the tool's own files, then on the installed distributions it requires."""
+    if audit is None or machine.packages is None or tool.dist_name not in machine.packages:
+        return []
+    own = [tool.dist_name, *(canonical_name(c) for c in tool.companions)]
+    findings = [f for dist in own for f in audit.findings(dist, machine)]
+    for dist in dists_of_interest(machine, [tool.dist_name])[1:]:
+        if dist not in own:
+            findings += [replace(f, msg=f"{dist} (required by {tool.id}): {f.msg}")
+                         for f in audit.findings(dist, machine)]
+    return findings
 
 
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
@@ -154,23 +189,27 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
     if request.facts_file is not None:
         machine, subject = load_facts_file(request.facts_file), f"facts file {request.facts_file}"
     elif request.profile is not None:
-        from .profiles import load as load_profile  # importlib.resources: only when a profile is asked for
+        from .profiles import (
+            load as load_profile,  # importlib.resources: only when a profile is asked for
+        )
 
         machine, subject = load_profile(request.profile).machine, f"profile {request.profile}"
     else:
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
+    from ..core.paths import cache_dir
+
+    audit = (audit_target(machine, request.audit, watched_dists(), request.cache_dir or cache_dir())
+             if subject == "this machine" else None)
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
     elif subject == "this machine":
         import socket
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
-    from ..core.paths import cache_dir
-
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
     smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
-    return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)),
-                  smoke=smoke)
+    return Report(subject, machine, judge(machine, tools, index, audit), named=tuple(dict.fromkeys(request.tools)),
+                  smoke=smoke, audit=audit)
 
 
 def check_profiles(names: Iterable[str], offline: bool, timeout: float) -> dict[str, Report]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -56,12 +57,13 @@ def fixed_by_driver_update(verdict: Verdict) -> bool:
 
 
 def evaluate(tool: Tool, machine: Machine, available: Availability | None = None,
-             watched: frozenset[str] = frozenset()) -> Verdict:
+             watched: frozenset[str] = frozenset(), audit: Sequence[Finding] = ()) -> Verdict:
     """Judge `tool` on `machine`.
 
     `available` is what the index offers here (ignored when the tool is
     installed); `watched` names the distributions whose pins in the tool's
-    metadata are checked against what is installed (torch and the other tools).
+    metadata are checked against what is installed (torch and the other tools);
+    `audit` holds the binary audit's findings on the installed tool's files.
     """
     installed = None if machine.packages is None else machine.packages.get(tool.dist_name)
     findings: list[Finding] = []
@@ -69,6 +71,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
         ctx = Ctx(machine, parse_version(installed), installed=True)
         findings += _rule_findings(tool, ctx)
         findings += _installed_requirements(tool, installed, machine, watched)
+        findings += audit
         if not findings:
             findings.append(Finding(Status.OK, f"{tool.id} {installed} is installed and no rule stands against "
                                                "it on this machine", None, None))

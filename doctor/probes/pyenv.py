@@ -117,6 +117,8 @@ def parse_target_report(text: str) -> Partial:
             part.unknown[key] = _error_reason(errors[key])
     target = {key: data[key] for key in ("executable", "implementation", "virtualenv", "machine", "platform")
               if key in data}
+    if isinstance(data.get("path"), list):
+        target["sys_path"] = [entry for entry in data["path"] if isinstance(entry, str)]
     if isinstance(torch, dict) and _text(torch.get("git_version")):
         target["torch_git_version"] = torch["git_version"]
     part.identifiers["target_python"] = target

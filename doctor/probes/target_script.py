@@ -260,6 +260,7 @@ def report(tools):
         "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
         "machine": os.uname().machine if hasattr(os, "uname") else None,
         "platform": sys.platform,
+        "path": [entry for entry in sys.path if entry],  # where the binary audit finds each RECORD
         "glibc": attempt("glibc", glibc),
         "translated": attempt("python_translated", translated),
         "packages": None if found is None else {key: d[1] for key, d in found.items()},

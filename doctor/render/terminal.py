@@ -135,6 +135,12 @@ def render_check(report: Report, out: Console) -> None:
             out.print(Text("  ") + Text(verdict.tool, style="bold") + Text(": ") + Text(verdict.fixes[0]))
             for fix in verdict.fixes[1:]:
                 out.print(Text("    " + " " * len(verdict.tool) + fix))
+    if report.audit is not None:
+        others = report.other_audit_findings()
+        out.print(Text(f"Binary audit ({report.audit.scope.value}): {len(report.audit.files)} files in "
+                       f"{len(report.audit.dists)} distributions read" + (", other findings:" if others else "")))
+        for dist, finding in others:
+            out.print(Text(f"  {dist} ") + status_text(finding.status) + Text(f" {finding.msg}"))
     counts = {s: sum(v.status is s for v in report.verdicts) for s in Status}
     summary = " · ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     out.print()
