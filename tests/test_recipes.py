@@ -16,7 +16,7 @@ import pkgutil
 import pytest
 
 import aidoctor.recipes as recipes_pkg
-from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
+from aidoctor.doctor.core.facts import Apple, Cpu, FactState, Gpu, Jetson, Machine, TorchBuild
 from aidoctor.doctor.check.index import Availability
 from aidoctor.doctor.dsl.rules import Ctx, Status, Tool
 from aidoctor.doctor.check.verdicts import Verdict, evaluate
@@ -72,7 +72,7 @@ MAC = Machine(
     unified_memory=True, cpu=Cpu(model="Apple M4 Max", features=("bf16", "i8mm", "sme", "sme2"), cores=16),
     gpus=(Gpu(vendor="apple", name="Apple M4 Max", memory_shared=True),),
     jetson=False, apple=Apple(chip="Apple M4 Max", gpu_cores=40, mps=True), packages={}, requires={},
-    unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+    unknown={"cuda_toolkit": NVCC_NOT_FOUND}, states={"cuda_toolkit": FactState.ABSENT})
 # x86-nvidia.md: H100 80GB HBM3, driver 590.48.01 / CUDA 13.1, Ubuntu 22.04.5; nvcc 12.8 (§7).
 H100 = Machine(
     os="linux", arch="x86_64", distro="Ubuntu 22.04.5 LTS", kernel="5.15.0-185-generic", glibc="2.35",
@@ -88,7 +88,7 @@ RTX4090 = Machine(
     cpu=Cpu(model="AMD Ryzen", features=("avx", "avx2", "fma"), cores=16),
     gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090 D", compute_capability="8.9", memory_gb=24.0),),
     nvidia_driver="550.107.02", cuda_driver="12.4", jetson=False, packages={}, requires={},
-    unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+    unknown={"cuda_toolkit": NVCC_NOT_FOUND}, states={"cuda_toolkit": FactState.ABSENT})
 # graviton.md: Graviton3 (Neoverse-V1, SVE, no BF16 in that kernel's flags), no GPU, glibc 2.35.
 GRAVITON = Machine(
     os="linux", arch="aarch64", distro="Ubuntu 22.04.5 LTS", kernel="6.14.0-1018-aws", glibc="2.35",
@@ -96,7 +96,8 @@ GRAVITON = Machine(
     cpu=Cpu(model="Neoverse-V1", features=("asimd", "asimddp", "dotprod", "neon", "sve"), cores=8), gpus=(),
     jetson=False, packages={}, requires={},
     unknown={"nvidia_driver": "nvidia-smi not found", "cuda_driver": "nvidia-smi not found",
-             "cuda_toolkit": NVCC_NOT_FOUND})
+             "cuda_toolkit": NVCC_NOT_FOUND},
+    states=dict.fromkeys(("nvidia_driver", "cuda_driver", "cuda_toolkit"), FactState.ABSENT))
 
 MACHINES = {"gb10": GB10, "gh200": GH200, "orin": ORIN, "thor": THOR, "mac": MAC, "h100": H100,
             "rtx4090": RTX4090, "graviton": GRAVITON}
@@ -362,7 +363,7 @@ def test_triton_350_on_gb10_needs_the_toolkit_ptxas():
 
 def test_triton_350_on_gb10_without_a_toolkit_is_unsupported():
     machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND},
-                                  packages={"triton": "3.5.0"})
+                                  states={"cuda_toolkit": FactState.ABSENT}, packages={"triton": "3.5.0"})
     v = verdict("triton", "gb10", machine)
     assert v.status is Status.UNSUPPORTED
     assert any("TRITON_PTXAS_PATH" in f for f in v.fixes)

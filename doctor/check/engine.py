@@ -121,7 +121,7 @@ def load_facts_file(path: Path) -> Machine:
 def probe_machine(request: CheckRequest, system: System) -> Machine:
     python = request.python or default_python(os.environ)
     machine = probes.collect(system, probes.Options(python=python, tools=watched_dists(), timeout=request.timeout))
-    problem = pyenv.interpreter_error(machine.unknown)
+    problem = pyenv.interpreter_error(machine)
     if problem is not None:
         raise TargetPythonError(python, problem)
     if request.deep:

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..check.engine import Report
-from ..core.facts import Machine
+from ..core.facts import Machine, ProbeStatus
 from ..check.profiles import Profile
 from ..dsl.rules import Finding, Status, Tool
 from ..check.verdicts import Verdict
@@ -108,9 +108,9 @@ def render_check(report: Report, out: Console) -> None:
     out.print(Text(f"aidoctor check · {report.subject}", style="bold"))
     for line in machine_lines(report.machine):
         out.print(Text("  ") + line)
-    problems = [run for run in report.machine.probes if run.status != "ok"]
+    problems = [run for run in report.machine.probes if run.status is not ProbeStatus.OK]
     for run in problems:
-        out.print(Text(f"  probe {run.name}: {run.status}" + (f" ({run.reason})" if run.reason else ""),
+        out.print(Text(f"  probe {run.name}: {run.status.value}" + (f" ({run.reason})" if run.reason else ""),
                        style="magenta"))
     out.print()
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
