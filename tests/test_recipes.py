@@ -395,7 +395,9 @@ def test_flash_attn_on_a_mac_is_unsupported_with_sdpa():
     v = verdict("flash-attn", "mac")
     assert v.status is Status.UNSUPPORTED
     assert "CUDA-only" in v.reasons[0]
-    assert any(f.startswith("alternative:") and "sdpa" in f for f in v.fixes)
+    assert "sdpa" in v.alternative
+    assert not any(f.startswith("alternative:") for f in v.fixes)  # its own field, not a fix
+    assert v.to_json()["alternative"] == v.alternative
 
 
 def test_flash_attn_on_gb10_builds_for_120():
@@ -484,7 +486,7 @@ def test_xformers_on_aarch64_is_a_build(key):
 def test_xformers_on_a_mac_is_unsupported():
     v = verdict("xformers", "mac")
     assert v.status is Status.UNSUPPORTED
-    assert any("alternative:" in f for f in v.fixes)
+    assert v.alternative
 
 
 def test_xformers_on_h100_is_ok():
@@ -625,7 +627,7 @@ def test_vllm_on_gh200_needs_driver_580():
 def test_vllm_on_a_mac_is_unsupported_with_alternatives():
     v = verdict("vllm", "mac")
     assert v.status is Status.UNSUPPORTED
-    assert any("vllm-metal" in f for f in v.fixes)
+    assert "vllm-metal" in v.alternative
 
 
 def test_vllm_on_orin_comes_from_jetson_containers():
@@ -735,3 +737,21 @@ def test_the_watched_distributions_come_from_the_registry():
 
     assert watched_dists() == {t.dist_name for t in all_tools().values()} | {"unsloth-zoo"}
     assert {"torch", "triton", "flash-attn-3", "mlx-lm"} <= watched_dists()
+
+
+def test_the_report_keeps_each_fix_with_its_reason_and_the_alternative_apart():
+    v = verdict("flash-attn", "mac")
+    data = v.to_json()
+    assert data["alternative"] == v.alternative and "sdpa" in data["alternative"]
+    # schema 1 readers still find it where it was: the last entry of fixes
+    assert data["fixes"] == [*v.fixes, f"alternative: {v.alternative}"]
+    assert data["findings"] == [{"status": f.status.value, "msg": f.msg, "fix": f.fix, "source": f.source}
+                                for f in v.findings]
+    assert data["findings"][0]["status"] == "unsupported" and data["findings"][0]["source"].startswith("https://")
+    assert set(data["reasons"]) == {f["msg"] for f in data["findings"]}
+
+
+def test_a_tool_that_works_has_no_alternative():
+    v = verdict("flash-attn", "h100")
+    assert v.status is not Status.UNSUPPORTED and v.alternative is None
+    assert v.to_json()["alternative"] is None

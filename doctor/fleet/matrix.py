@@ -507,7 +507,7 @@ def profile_members(names: Iterable[str], offline: bool, timeout: float) -> list
     members = []
     for name in dict.fromkeys(names):
         report = run_check(CheckRequest(profile=name, offline=offline, timeout=timeout))
-        cells = {v.tool: Cell(v.status.value, v.installed, v.reasons, v.fixes, v.sources) for v in report.verdicts}
+        cells = {v.tool: Cell(v.status.value, v.installed, v.reasons, v.report_fixes(), v.sources) for v in report.verdicts}
         members.append(Member(f"profile {name}", f"profile {name}", report.machine, cells, aidoctor=__version__,
                               profile=True))
     return members

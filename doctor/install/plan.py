@@ -168,8 +168,8 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.IMPOSSIBLE, f"aidoctor has no install recipe for {tool.id} yet",
                     alternative=tool.install)
     if verdict.status is Status.UNSUPPORTED:
-        return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=tool.alternative,
-                    notes=tuple(f"fix: {f}" for f in verdict.fixes if not f.startswith("alternative:")))
+        return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=verdict.alternative,
+                    notes=tuple(f"fix: {f}" for f in verdict.fixes))
     build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
     version = request.version or (available.version if available and available.kind != "unknown" else None)
     pins = tuple(state.pins())
