@@ -241,3 +241,21 @@ def test_the_dry_run_shows_a_computed_argument_as_such():
     text = console.export_text()
     assert "$ /env/bin/python -m pip install --dry-run" in text and "<the built wheel in /wh>" in text
     assert "computed when the step runs" in text
+
+
+def test_a_force_build_that_cannot_be_decided_is_said_not_taken_as_no():
+    wheel_0502 = wheel("0.50.2", "bitsandbytes-0.50.2-py3-none-manylinux_2_24_aarch64.whl")
+    tool = all_tools()["bitsandbytes"]
+    machine, state = environment("gh200")
+    unsure = replace(machine, jetson=None, unknown={**machine.unknown, "jetson": "/etc/nv_tegra_release unreadable"})
+    verdict = evaluate(tool, replace(unsure, packages={}), wheel_0502, watched_dists())
+    plan = make_plan(InstallRequest("bitsandbytes", python="/env/bin/python"), tool, unsure, verdict, wheel_0502, [],
+                     state, PATHS)
+    assert plan.route is Route.INDEX
+    (note,) = plan.notes
+    assert note.startswith("cannot tell whether this applies (jetson unknown: jetson: /etc/nv_tegra_release unreadable)"
+                           ": the index wheel of bitsandbytes does not work on this machine")
+    assert "planned with the index's package" in note
+    # Decided either way, there is nothing to say.
+    assert plan_for("bitsandbytes", "gh200", wheel_0502).notes == ()
+    assert plan_for("bitsandbytes", "jetson-agx-orin", wheel_0502).route is Route.BUILD

@@ -26,7 +26,7 @@ from .envstate import PROTECTED_NAMES, PROTECTED_PREFIXES, EnvState, is_protecte
 from ..core.facts import Machine
 from ..check.index import Availability
 from ..dsl.recipe import EnvVar, Recipe
-from ..dsl.rules import Ctx, Status, Tool
+from ..dsl.rules import Ctx, Finding, Rule, Status, Tool, apply
 from ..check.verdicts import Verdict
 
 # Settings that change how fast a build runs, not what it produces: left out of the build key.
@@ -199,13 +199,17 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
     build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
     version = request.version or (available.version if available and available.kind != "unknown" else None)
     pins = tuple(state.pins())
-    wants_build, build_why = _needs_build(tool, recipe, machine, verdict, available)
+    forced = _forced_build(tool, recipe, machine)
+    wants_build, build_why = _needs_build(tool, recipe, forced, verdict, available)
+    # A force_build condition that cannot be decided here is said, not taken as "no".
+    undecided = (f"{forced.msg}; planned with the index's package",) if forced and forced.status is Status.UNKNOWN \
+        else ()
 
     def expected_key(for_version: str) -> dict:
         return build_key(tool, for_version, machine, state, build_env)
 
     hit = _wheelhouse_hit(stored, version, wants_build, expected_key)
-    common = dict(pins=pins, runtime_env=runtime_env, version=version)
+    common = dict(pins=pins, runtime_env=runtime_env, version=version, notes=undecided)
     if hit is not None:
         why = (f"{hit.filename} is in the wheelhouse, built for this machine's key {hit.key_id}" if hit.key_id
                else f"{hit.filename} is in the wheelhouse and its tags suit this Python and platform")
@@ -239,12 +243,22 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
     return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
 
 
-def _needs_build(tool: Tool, recipe: Recipe, machine: Machine, verdict: Verdict,
+def _forced_build(tool: Tool, recipe: Recipe, machine: Machine) -> Finding | None:
+    """recipe.force_build judged as a rule: BUILD when it holds, UNKNOWN (naming the fact) when it cannot tell."""
+    if recipe.force_build is None:
+        return None
+    rule = Rule(status=Status.BUILD, when=recipe.force_build, fix=None,
+                msg=f"the index wheel of {tool.id} does not work on this machine: {recipe.force_build.text}",
+                source=tool.homepage or f"https://pypi.org/project/{tool.dist_name}/")
+    return apply(rule, Ctx(machine, None, installed=False))
+
+
+def _needs_build(tool: Tool, recipe: Recipe, forced: Finding | None, verdict: Verdict,
                  available: Availability | None) -> tuple[bool, str]:
     if recipe.always_build:
         return True, f"aidoctor builds {tool.id} from source here to prebuild what its index package leaves to run time"
-    if recipe.force_build is not None and recipe.force_build.test(Ctx(machine, None, installed=False)) is True:
-        return True, f"the index wheel of {tool.id} does not work on this machine: {recipe.force_build.text}"
+    if forced is not None and forced.status is Status.BUILD:
+        return True, forced.msg
     if verdict.status is Status.BUILD:
         return True, next((r for r in verdict.reasons), f"{tool.id} needs a source build here")
     if available is not None and available.kind == "sdist" and tool.sdist_compiles:

@@ -33,11 +33,11 @@ def render_plan(plan: Plan, out: Console) -> None:
     head.append(plan.route.value, style=ROUTE_STYLE[plan.route])
     out.print(head)
     out.print(Text(f"  why: {plan.why}"))
+    if plan.route is Route.IMPOSSIBLE and plan.alternative:
+        out.print(Text(f"  instead: {plan.alternative}"))
+    for note in plan.notes:
+        out.print(Text(f"  {note}"))
     if plan.route is Route.IMPOSSIBLE:
-        if plan.alternative:
-            out.print(Text(f"  instead: {plan.alternative}"))
-        for note in plan.notes:
-            out.print(Text(f"  {note}"))
         return
     if plan.key is not None:
         out.print(Text(f"  build key {plan.key_id}: " + ", ".join(f"{k}={v}" for k, v in plan.key.items()
