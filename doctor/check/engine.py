@@ -150,6 +150,7 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
 
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
     tools = select_tools(request.tools)
+    probed = request.facts_file is None and request.profile is None  # decided here, not from the subject's words
     if request.facts_file is not None:
         machine, subject = load_facts_file(request.facts_file), f"facts file {request.facts_file}"
     elif request.profile is not None:
@@ -160,14 +161,14 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
-    elif subject == "this machine":
+    elif probed:
         import socket
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     from ..core.paths import cache_dir
 
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
-    smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
+    smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
     return Report(subject, machine, judge(machine, tools, index), named=tuple(dict.fromkeys(request.tools)),
                   smoke=smoke)
 

@@ -77,7 +77,6 @@ class ProbeStatus(str, enum.Enum):
     OK = "ok"
     FAILED = "failed"
     TIMEOUT = "timeout"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, kw_only=True)
