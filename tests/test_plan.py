@@ -259,3 +259,11 @@ def test_a_force_build_that_cannot_be_decided_is_said_not_taken_as_no():
     # Decided either way, there is nothing to say.
     assert plan_for("bitsandbytes", "gh200", wheel_0502).notes == ()
     assert plan_for("bitsandbytes", "jetson-agx-orin", wheel_0502).route is Route.BUILD
+
+
+def test_every_step_action_has_exactly_one_handler():
+    from aidoctor.doctor.install.run import HANDLERS
+
+    assert set(HANDLERS) == set(Action)
+    assert len(set(HANDLERS.values())) == len(Action)  # the two store actions are two handlers
+    assert HANDLERS[Action.STORE_BUILT] is not HANDLERS[Action.STORE_FETCHED]

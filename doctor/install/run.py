@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 from urllib.parse import unquote, urlparse
 
 from packaging.markers import default_environment
@@ -155,7 +155,7 @@ def execute(prepared: Prepared, reporter: Reporter, system: System | None = None
         for number, step in enumerate(plan.steps, 1):
             reporter.step(number, len(plan.steps), step)
             log.write_line(f"== step {number}: {step.title}")
-            run.handlers[step.action](step)
+            HANDLERS[step.action](run, step)
     except BaseException as exc:
         if run.touched:
             reporter.info("rolling back")
@@ -172,7 +172,7 @@ def execute(prepared: Prepared, reporter: Reporter, system: System | None = None
 
 
 class _Run:
-    """The state of one install while its steps run; one method per step action (`handlers`)."""
+    """The state of one install while its steps run; one method per step action (HANDLERS)."""
 
     def __init__(self, prepared: Prepared, reporter: Reporter, system: System, log: Log) -> None:
         self.prepared, self.plan, self.reporter, self.system, self.log = (
@@ -191,14 +191,6 @@ class _Run:
         self.source: Path | None = None  # the source archive a build step compiled
         self.built: tuple[Path, float, tuple[str, ...]] | None = None  # wheel, seconds, attempts
         self.installed_wheels: list[StoredWheel] = []
-        self.handlers = {
-            Action.PIN: self.do_pin, Action.BUILD_REQUIRES: self.do_build_requires, Action.SOURCE: self.do_source,
-            Action.BUILD: self.do_build, Action.STORE_BUILT: self.do_store_built, Action.RESOLVE: self.do_resolve,
-            Action.RESOLVE_DEPS: self.do_resolve_deps, Action.FETCH: self.do_fetch,
-            Action.FETCH_KEPT: self.do_fetch_kept, Action.STORE_FETCHED: self.do_store_fetched,
-            Action.BACKUP: self.do_backup, Action.INSTALL: self.do_install, Action.VERIFY: self.do_verify,
-            Action.SMOKE: self.do_smoke,
-        }
 
     # -- helpers --
 
@@ -469,3 +461,12 @@ class _Run:
         if added or changed:
             return f"still different: {', '.join(added + changed)}"
         return None
+
+
+HANDLERS: dict[Action, Callable[[_Run, Step], None]] = {
+    Action.PIN: _Run.do_pin, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
+    Action.BUILD: _Run.do_build, Action.STORE_BUILT: _Run.do_store_built, Action.RESOLVE: _Run.do_resolve,
+    Action.RESOLVE_DEPS: _Run.do_resolve_deps, Action.FETCH: _Run.do_fetch, Action.FETCH_KEPT: _Run.do_fetch_kept,
+    Action.STORE_FETCHED: _Run.do_store_fetched, Action.BACKUP: _Run.do_backup, Action.INSTALL: _Run.do_install,
+    Action.VERIFY: _Run.do_verify, Action.SMOKE: _Run.do_smoke,
+}
