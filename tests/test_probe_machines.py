@@ -279,3 +279,12 @@ def test_an_emulated_aarch64_userland_does_not_take_the_hosts_cpu():
     native = derive({"os": "linux", "arch": "aarch64", "cpu": Cpu(model="Neoverse-V2", features=("asimd", "neon", "sve"),
                                                                  cores=72)}, {})
     assert native["cpu"].model == "Neoverse-V2"
+
+
+def test_a_probed_machine_reads_back_from_its_json_with_its_states():
+    from aidoctor.doctor.core.facts import Machine
+
+    m = check("gh200")
+    again = Machine.from_json(json.loads(json.dumps(m.to_json())))
+    assert again.states == m.states and again.state("cuda_toolkit") is FactState.ABSENT
+    assert again.probes == m.probes

@@ -252,7 +252,7 @@ _PROBE_STATUSES = tuple(s.value for s in ProbeStatus)
 
 
 def legacy_state(reason: str) -> FactState:
-    """The state a facts file written before `states` existed (aidoctor <= 0.x) meant by its reason.
+    """The state a facts file written before `states` existed meant by its reason.
 
     Those versions decided it from their own sentences: "not found" meant absent, "within"
     a timeout, and the target-Python prefixes a usage error. Only such files are read this way.

@@ -106,7 +106,8 @@ def collect(system: System, options: Options) -> Machine:
     for key in list(unknown):
         if facts.get(key) is not None:
             del unknown[key]
-    states = {key: state for key, state in states.items() if key in unknown}
+    # UNKNOWN is the default: listing only the others keeps a probed Machine equal to its JSON read back.
+    states = {key: state for key, state in states.items() if key in unknown and state is not FactState.UNKNOWN}
     runs.sort(key=lambda run: run.name)
     return Machine(**facts, unknown=unknown, states=states, probes=tuple(runs), identifiers=identifiers or None)
 
