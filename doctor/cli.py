@@ -8,6 +8,7 @@ error on stderr and no traceback; 3 an internal error.
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import sys
@@ -277,7 +278,14 @@ def fit(
         render_fit(result, console())
 
 
-MATRIX_FORMATS = ("terminal", "markdown", "html", "csv", "json")
+class MatrixFormat(str, enum.Enum):
+    """`matrix --format`: typer accepts these values and no other (pip-audit's OutputFormatChoice)."""
+
+    TERMINAL = "terminal"
+    MARKDOWN = "markdown"
+    HTML = "html"
+    CSV = "csv"
+    JSON = "json"
 
 
 @app.command()
@@ -285,8 +293,8 @@ MATRIX_FORMATS = ("terminal", "markdown", "html", "csv", "json")
 def matrix(
     reports: List[Path] = typer.Argument(None, metavar="REPORTS...",
                                          help="Report files, or folders of them (every *.json inside)."),
-    output_format: str = typer.Option("terminal", "--format", "-f", metavar="FORMAT",
-                                      help="terminal, markdown, html (one self-contained page), csv or json."),
+    output_format: MatrixFormat = typer.Option(MatrixFormat.TERMINAL.value, "--format", "-f", metavar="FORMAT",
+                                               help="terminal, markdown, html (one self-contained page), csv or json."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE, not stdout."),
     profile: Optional[List[str]] = typer.Option(None, "--profile", metavar="NAME",
                                                 help="Add a built-in profile as a column (repeatable), e.g. dgx-spark."),
@@ -304,8 +312,6 @@ def matrix(
     from .fleet.matrix import build_matrix, profile_members
     from .fleet.reportfile import load_inputs
 
-    if output_format not in MATRIX_FORMATS:
-        raise AidoctorError(f"--format {output_format!r}: pick one of {', '.join(MATRIX_FORMATS)}")
     if not reports and not profile:
         raise AidoctorError("give report files or folders (from `aidoctor report` or `aidoctor fleet collect`), "
                             "or --profile NAME")
@@ -320,37 +326,40 @@ def matrix(
     raise typer.Exit(EXIT_FAILED if inputs.rejected else EXIT_OK)
 
 
-def _write_matrix(merged, output_format: str, output: Optional[Path], reasons: bool) -> None:
+def _write_matrix(merged, output_format: MatrixFormat, output: Optional[Path], reasons: bool) -> None:
     import io
     import json
 
     from rich.console import Console
 
     from .render import matrix as render_matrix
+    from .render.html import render_html
     from .render.terminal import console
 
-    if output_format == "terminal":
-        if output is None:
-            render_matrix.render_terminal(merged, console(), reasons)
-            return
-        buffer = io.StringIO()
-        render_matrix.render_terminal(merged, Console(file=buffer, width=200, color_system=None), reasons)
-        text = buffer.getvalue()
-    elif output_format == "json":
-        text = json.dumps(merged.to_json(), indent=2) + "\n"
-    elif output_format == "html":
-        from .render.html import render_html
+    if output_format is MatrixFormat.TERMINAL and output is None:
+        render_matrix.render_terminal(merged, console(), reasons)  # in colour, to the terminal
+        return
 
-        text = render_html(merged)
-    else:
-        text = (render_matrix.render_markdown if output_format == "markdown" else render_matrix.render_csv)(merged)
+    def terminal_text(matrix) -> str:
+        buffer = io.StringIO()
+        render_matrix.render_terminal(matrix, Console(file=buffer, width=200, color_system=None), reasons)
+        return buffer.getvalue()
+
+    renderers: dict[MatrixFormat, Callable[..., str]] = {
+        MatrixFormat.TERMINAL: terminal_text,
+        MatrixFormat.MARKDOWN: render_matrix.render_markdown,
+        MatrixFormat.HTML: render_html,
+        MatrixFormat.CSV: render_matrix.render_csv,
+        MatrixFormat.JSON: lambda matrix: json.dumps(matrix.to_json(), indent=2) + "\n",
+    }
+    text = renderers[output_format](merged)
     if output is None:
         sys.stdout.write(text)
     else:
         from .core.jsonio import write_output
 
         write_output(output, text)
-        typer.echo(f"wrote {output_format} matrix of {merged.machines} machine(s) to {output}", err=True)
+        typer.echo(f"wrote {output_format.value} matrix of {merged.machines} machine(s) to {output}", err=True)
 
 
 fleet_app = typer.Typer(help="Reports from many machines: collect them over SSH and Docker, then `aidoctor matrix`.",

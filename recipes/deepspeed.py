@@ -10,7 +10,7 @@ Without CUDA it picks the `cpu` accelerator (on a Mac `mps`).
 
 from __future__ import annotations
 
-from ..doctor.core.facts import Machine, parse_version
+from ..doctor.core.facts import FactState, Machine, parse_version
 from ..doctor.dsl.buildflags import present, toolkit_version, torch_cuda_arch_list
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
@@ -44,7 +44,7 @@ def _toolkit_differs_from_torch(ctx: Ctx) -> bool | None:
     build = machine.torch_build
     if build is None:
         return None if machine.packages is None or "torch" in machine.packages else False
-    if build.cuda is None or "not found" in machine.unknown.get("cuda_toolkit", ""):
+    if build.cuda is None or machine.state("cuda_toolkit") is FactState.ABSENT:
         return False
     built, toolkit = parse_version(build.cuda), parse_version(machine.cuda_toolkit)
     if built is None or toolkit is None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aidoctor.doctor.core.errors import BadInput
-from aidoctor.doctor.core.facts import Jetson, Machine
+from aidoctor.doctor.core.facts import FactState, Jetson, Machine, ProbeStatus
 
 
 def test_a_partial_facts_object_leaves_the_rest_unknown():
@@ -56,3 +58,45 @@ def test_wrong_types_name_the_key(data, message):
     with pytest.raises(BadInput) as error:
         Machine.from_json(data)
     assert message in str(error.value)
+
+
+def test_fact_states_round_trip_and_default_to_unknown():
+    machine = Machine(os="linux", unknown={"cuda_toolkit": "nvcc not found (no CUDA toolkit on PATH)",
+                                           "gpus": "nvidia-smi did not answer within 5 s", "distro": "no os-release"},
+                      states={"cuda_toolkit": FactState.ABSENT, "gpus": FactState.TIMED_OUT})
+    data = machine.to_json()
+    assert data["states"] == {"cuda_toolkit": "absent", "gpus": "timed_out", "distro": "unknown"}
+    again = Machine.from_json(json.loads(json.dumps(data)))
+    assert again == machine
+    assert (again.state("cuda_toolkit"), again.state("gpus"), again.state("distro")) == (
+        FactState.ABSENT, FactState.TIMED_OUT, FactState.UNKNOWN)
+    assert again.state("os") is None  # known
+
+
+def test_the_state_is_the_probes_not_the_wording_of_its_reason():
+    # A reason that happens to say "not found" is not read as absent when the file states otherwise.
+    machine = Machine.from_json({"unknown": {"cuda_toolkit": "libcudart not found by nvcc"},
+                                 "states": {"cuda_toolkit": "unknown"}})
+    assert machine.state("cuda_toolkit") is FactState.UNKNOWN
+
+
+def test_a_facts_file_from_before_states_keeps_its_meaning():
+    machine = Machine.from_json({"unknown": {"cuda_toolkit": "nvcc not found", "nvidia_driver": "nvidia-smi not found",
+                                             "gpus": "nvidia-smi did not answer within 5 s",
+                                             "python": "does not exist", "distro": "no /etc/os-release"}})
+    assert machine.states == {"cuda_toolkit": FactState.ABSENT, "nvidia_driver": FactState.ABSENT,
+                              "gpus": FactState.TIMED_OUT, "python": FactState.BAD_TARGET}
+    assert machine.state("distro") is FactState.UNKNOWN
+
+
+def test_a_wrong_state_is_named():
+    with pytest.raises(BadInput, match=r"facts\.states\.gpus: 'gone' is not one of absent, unknown"):
+        Machine.from_json({"unknown": {"gpus": "?"}, "states": {"gpus": "gone"}})
+    with pytest.raises(BadInput, match=r"facts\.probes\[0\]\.status: 'odd' is not one of ok, failed"):
+        Machine.from_json({"probes": [{"name": "nvcc", "status": "odd", "duration_ms": 3}]})
+
+
+def test_probe_runs_read_back_typed():
+    machine = Machine.from_json({"probes": [{"name": "nvcc", "status": "timeout", "duration_ms": 5000}]})
+    assert machine.probes[0].status is ProbeStatus.TIMEOUT
+    assert machine.to_json()["probes"][0]["status"] == "timeout"

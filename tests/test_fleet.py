@@ -17,7 +17,8 @@ import pytest
 
 from aidoctor.doctor.fleet import zipapp
 from aidoctor.doctor.core.errors import BadInput, MissingExtra
-from aidoctor.doctor.fleet.collect import (UNREACHABLE, CollectOptions, Target, classify, docker_targets, file_names, parse_hosts, remote_shell_command, ssh_argv)
+from aidoctor.doctor.fleet.collect import (UNREACHABLE, CollectOptions, Target, Via, classify, docker_targets, file_names,
+                                          parse_hosts, remote_shell_command, ssh_argv)
 from aidoctor.doctor.fleet.reportfile import FAILURE_SCHEMA
 from aidoctor.doctor.core.system import Captured
 
@@ -52,7 +53,7 @@ def test_bad_hosts_lines_are_named_with_file_and_line(line, problem):
 
 
 def test_ssh_never_prompts_and_bounds_the_connect():
-    argv = ssh_argv(Target("ssh", "root@gh200", port=2222), CollectOptions(ssh_config=Path("cfg"),
+    argv = ssh_argv(Target(Via.SSH, "root@gh200", port=2222), CollectOptions(ssh_config=Path("cfg"),
                                                                             ssh_options=("Compression=yes",),
                                                                             connect_timeout=7), "CMD")
     assert argv[:2] == ["ssh", "-T"]
@@ -79,7 +80,7 @@ def test_remote_command_saves_the_zip_privately_and_cleans_up(tmp_path):
 
 
 def _judge(captured: Captured, label: str | None = "gh200-a"):
-    return classify(Target("ssh", "root@gh200", label), captured, CollectOptions(host_timeout=30))
+    return classify(Target(Via.SSH, "root@gh200", label), captured, CollectOptions(host_timeout=30))
 
 
 def test_classify_names_each_way_a_host_can_fail():
@@ -104,8 +105,8 @@ def test_classify_names_each_way_a_host_can_fail():
 
 
 def test_file_names_are_safe_and_distinct():
-    targets = [Target("ssh", "a/../../etc"), Target("ssh", "x", "same"), Target("ssh", "y", "same"),
-               Target("docker-image", "nvcr.io/nvidia/pytorch:25.09-py3", "image nvcr.io/nvidia/pytorch:25.09-py3")]
+    targets = [Target(Via.SSH, "a/../../etc"), Target(Via.SSH, "x", "same"), Target(Via.SSH, "y", "same"),
+               Target(Via.DOCKER_IMAGE, "nvcr.io/nvidia/pytorch:25.09-py3", "image nvcr.io/nvidia/pytorch:25.09-py3")]
     names = file_names(targets)
     assert names == ["a_.._.._etc.json", "same.json", "same-2.json", "image_nvcr.io_nvidia_pytorch_25.09-py3.json"]
     assert all("/" not in n and not n.startswith(".") for n in names)
@@ -299,3 +300,13 @@ def test_fleet_zipapp_writes_the_zip_a_cluster_node_runs(tmp_path):
     version = subprocess.run([sys.executable, "-I", "-S", str(pyz), "--version"], capture_output=True, text=True,
                              timeout=60)
     assert version.stdout.startswith("aidoctor ")
+
+
+def test_targets_say_how_they_are_reached_as_a_type():
+    (host,) = parse_hosts("root@gh200:2222 gh200-a\n", "hosts.txt")
+    assert host.via is Via.SSH and host.port == 2222
+    image, container = docker_targets(["debian:13"], ["trainer"])
+    assert (image.via, container.via) == (Via.DOCKER_IMAGE, Via.DOCKER_CONTAINER)
+    # failure records keep the plain words a reader of earlier records knows
+    _, failure = classify(image, Captured(("docker",), None, timed_out=True), CollectOptions(host_timeout=30))
+    assert (failure.via, failure.problem) == ("docker-image", "timeout")

@@ -233,3 +233,66 @@ def test_dry_run_prints_every_step_and_changes_nothing(aidoctor, target, tmp_pat
         assert expected in result.stdout, expected
     assert envstate.differences(before, state_of(target)) == ([], [])
     assert not (tmp_path / "wh").exists() or not list((tmp_path / "wh").glob("*.whl"))
+
+
+class RecordingSystem(LiveSystem):
+    """The real system, remembering every command it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[tuple[str, ...]] = []
+
+    def run(self, argv, timeout, env=None, cwd=None):
+        self.ran.append(tuple(argv))
+        return super().run(argv, timeout, env=env, cwd=cwd)
+
+
+class QuietReporter:
+    def step(self, number, total, step) -> None: ...
+
+    def info(self, text) -> None: ...
+
+    def progress(self, done, total) -> None: ...
+
+
+def test_the_dry_run_argv_is_what_runs_with_each_marker_filled_in(target, tmp_path, monkeypatch):
+    """One prepared plan: its --dry-run --json, then the real install; every command matches its step."""
+    from aidoctor.doctor.install.argv import ResolvedWheels
+    from aidoctor.doctor.install.plan import InstallRequest
+    from aidoctor.doctor.install.run import execute, prepare
+
+    monkeypatch.setenv("AIDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    wheelhouse = tmp_path / "wh"
+    prepared = prepare(InstallRequest("peft", python=str(target), wheelhouse=wheelhouse, smoke=False, timeout=15))
+    dry_run = prepared.plan.to_json()["steps"]  # what `install --dry-run --json` prints for this plan
+    system = RecordingSystem()
+    execute(prepared, QuietReporter(), system)
+
+    executed = [argv for argv in system.ran if argv[1:3] == ("-m", "pip") and argv[3] != "uninstall"]
+    planned = [step for step in dry_run if step["argv"]]
+    # Every pip command that ran is a planned one, its marker (if any) filled with wheelhouse files.
+    for argv in executed:
+        fills = [filled for step in planned if (filled := _filled(step["argv"], argv)) is not None]
+        assert fills, f"ran but not in the dry run: {argv}"
+    # And the planned commands ran: resolve, fetch and install for peft from the index.
+    ran = {step["action"]: [f for argv in executed if (f := _filled(step["argv"], argv)) is not None]
+           for step in planned}
+    assert len(ran["resolve"]) == len(ran["fetch"]) == len(ran["install"]) == 1
+    assert ran["resolve"] == ran["fetch"] == [[]]  # no marker: exactly the dry run's argv
+    (wheels,) = ran["install"]
+    install = next(step for step in planned if step["action"] == "install")
+    assert install["argv"][-1] == ResolvedWheels(wheelhouse).to_json()
+    assert wheels and all(Path(a).parent == wheelhouse and a.endswith(".whl") for a in wheels)
+    assert any(Path(a).name.startswith("peft-") for a in wheels)
+
+
+def _filled(planned: list, argv: tuple[str, ...]) -> list[str] | None:
+    """What the one marker in `planned` became in `argv` ([] without a marker), or None if `argv` is another command."""
+    at = next((i for i, a in enumerate(planned) if not isinstance(a, str)), None)
+    if at is None:
+        return [] if list(argv) == planned else None
+    tail = len(planned) - at - 1
+    if list(argv[:at]) != planned[:at] or list(argv[len(argv) - tail:]) != planned[at + 1:] or len(argv) <= at + tail:
+        return None
+    return list(argv[at:len(argv) - tail])

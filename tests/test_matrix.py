@@ -170,7 +170,8 @@ def test_the_cli_names_each_rejected_file_and_exits_1_or_2(tmp_path):
     assert nothing.stderr.splitlines()[-1] == "aidoctor: error: no report could be merged (1 rejected)"
     bad_format = subprocess.run([*CLI, "matrix", str(tmp_path), "--format", "pdf"], capture_output=True, text=True,
                                 timeout=60)
-    assert bad_format.returncode == 2 and "pick one of terminal, markdown, html, csv, json" in bad_format.stderr
+    assert bad_format.returncode == 2
+    assert "'pdf' is not one of 'terminal', 'markdown', 'html', 'csv', 'json'" in bad_format.stderr
 
 
 def _hostile_matrix(tmp_path: Path):
@@ -258,3 +259,18 @@ def test_json_output_keeps_every_cell_and_the_machines_behind_each_column(tmp_pa
         assert set(column["cells"]) == set(data["tools"])
         assert column["machines"][0]["source"].endswith(".json") and column["facts"]["Python"]
     assert json.loads(json.dumps(data)) == data
+
+
+@pytest.mark.parametrize("fmt, starts", [("terminal", "1 machine(s) in 1 column(s)"), ("markdown", "#"), ("html", "<!DOCTYPE html>"),
+                                         ("csv", "column,machines,"), ("json", "{")])
+def test_every_matrix_format_has_its_renderer(fmt, starts, tmp_path):
+    from typer.testing import CliRunner
+
+    from aidoctor.doctor.cli import MatrixFormat, app
+
+    assert MatrixFormat(fmt).value == fmt
+    out = tmp_path / f"m.{fmt}"
+    result = CliRunner().invoke(app, ["matrix", "--profile", "graviton", "--offline", "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().lstrip().startswith(starts), out.read_text()[:200]
+    assert f"wrote {fmt} matrix of 1 machine(s)" in result.output

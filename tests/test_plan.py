@@ -17,7 +17,8 @@ import pytest
 from aidoctor.doctor.install.envstate import Dist, EnvState
 from aidoctor.doctor.core.facts import TorchBuild
 from aidoctor.doctor.check.index import Availability
-from aidoctor.doctor.install.plan import InstallRequest, Paths, Route, Stored, build_key, key_id, make_plan
+from aidoctor.doctor.install.argv import BuiltWheel, RequirementsOf, ResolvedWheels
+from aidoctor.doctor.install.plan import Action, InstallRequest, Paths, Route, Stored, build_key, key_id, make_plan
 from aidoctor.doctor.check.profiles import load
 from aidoctor.doctor.check.verdicts import evaluate
 from aidoctor.recipes import all_tools, watched_dists
@@ -59,7 +60,7 @@ def wheel(version: str, filename: str) -> Availability:
 
 
 def step(plan, action: str):
-    return next(s for s in plan.steps if s.action == action)
+    return next(s for s in plan.steps if s.action is Action(action))
 
 
 def build_env(plan) -> dict[str, str]:
@@ -72,8 +73,10 @@ def build_env(plan) -> dict[str, str]:
 def test_flash_attn_on_gb10_is_a_build_for_sm120_with_torch_pinned():
     plan = plan_for("flash-attn", "dgx-spark", sdist("2.8.3"))
     assert plan.route is Route.BUILD
-    assert [s.action for s in plan.steps] == ["pin", "build-requires", "source", "build", "store", "resolve", "fetch",
-                                              "store", "backup", "install", "verify", "smoke"]
+    assert [s.action.value for s in plan.steps] == ["pin", "build-requires", "source", "build", "store-built",
+                                                    "resolve", "fetch", "fetch-kept", "store-fetched", "backup",
+                                                    "install", "verify", "smoke"]
+    assert [s.action for s in plan.steps][4] is Action.STORE_BUILT
     assert plan.pins == ("torch==2.10.0",)
     env = build_env(plan)
     assert env["FLASH_ATTN_CUDA_ARCHS"] == "120"
@@ -119,7 +122,9 @@ def test_unsloth_goes_in_without_its_dependencies_so_torch_stays():
     assert plan.route is Route.INDEX
     resolve = step(plan, "resolve")
     assert "--no-deps" in resolve.argv and "unsloth==2026.10.9" in resolve.argv and "unsloth-zoo" in resolve.argv
-    assert step(plan, "resolve-deps").argv[-1].startswith("<requirements of unsloth")
+    marker = step(plan, "resolve-deps").argv[-1]
+    assert marker == RequirementsOf("unsloth", marker.except_pinned) and "torch" in marker.except_pinned
+    assert marker.describe().startswith("the requirements of unsloth except ")
 
 
 def test_torch_is_never_built():
@@ -185,6 +190,80 @@ def test_a_newer_release_on_the_index_wins_over_an_older_stored_wheel():
 
 def test_the_plan_serialises_every_step():
     plan = plan_for("flash-attn", "dgx-spark", sdist("2.8.3")).to_json()
-    assert plan["schema"] == "aidoctor.plan/1" and plan["route"] == "build"
+    assert plan["schema"] == "aidoctor.plan/2" and plan["route"] == "build"  # argv items may be markers
     build = next(s for s in plan["steps"] if s["action"] == "build")
     assert all(e["why"] for e in build["env"])
+
+
+def test_arguments_only_the_run_knows_are_typed_markers_in_the_plan_and_its_json():
+    plan = plan_for("flash-attn", "dgx-spark", sdist("2.8.3"))
+    assert step(plan, "resolve").argv[-1] == BuiltWheel(Path("/wh"))
+    assert step(plan, "install").argv[-1] == ResolvedWheels(Path("/wh"))
+    literal = [a for s in plan.steps for a in s.argv if isinstance(a, str)]
+    assert not any(a.startswith("<") for a in literal)  # no placeholder strings left
+    data = plan.to_json()
+    install = next(s for s in data["steps"] if s["action"] == "install")
+    assert install["argv"][-1] == {"computed": "resolved-wheels", "wheelhouse": "/wh",
+                                   "describe": "the resolved wheels in /wh"}
+    assert all(isinstance(a, str) for a in install["argv"][:-1])
+
+
+def test_an_offline_plan_does_not_fetch_what_the_environment_already_has():
+    plan = plan_for("peft", "graviton", wheel("0.21.2", "peft-0.21.2-py3-none-any.whl"), offline=True)
+    assert Action.FETCH_KEPT not in [s.action for s in plan.steps]
+    online = plan_for("peft", "graviton", wheel("0.21.2", "peft-0.21.2-py3-none-any.whl"))
+    kept = step(online, "fetch-kept")
+    assert kept.argv[-2:] == ("--requirement", str(PATHS.kept)) and "--require-hashes" not in kept.argv
+
+
+def test_markers_are_replaced_by_type_and_a_missing_value_is_an_error():
+    from aidoctor.doctor.install.argv import expand
+
+    argv = ("python", "-m", "pip", "install", RequirementsOf("unsloth", ("torch",)), "--find-links", "/wh",
+            ResolvedWheels(Path("/wh")))
+    assert expand(argv, {ResolvedWheels: ["/wh/a.whl", "/wh/b.whl"], RequirementsOf: ["x>=1"]}) == [
+        "python", "-m", "pip", "install", "x>=1", "--find-links", "/wh", "/wh/a.whl", "/wh/b.whl"]
+    with pytest.raises(ValueError, match="no value for the built wheel in /wh"):
+        expand(("pip", BuiltWheel(Path("/wh"))), {ResolvedWheels: ["/wh/a.whl"]})
+
+
+def test_the_dry_run_shows_a_computed_argument_as_such():
+    from rich.console import Console
+
+    from aidoctor.doctor.render.install import command_line, render_plan
+
+    plan = plan_for("flash-attn", "dgx-spark", sdist("2.8.3"))
+    line = command_line(step(plan, "install"))
+    assert line.plain.endswith("--constraint /cache/runs/x/constraints.txt <the resolved wheels in /wh>")
+    assert any(span.style == "italic cyan" for span in line.spans)  # not printed as a literal argument
+    console = Console(width=400, record=True)
+    render_plan(plan, console)
+    text = console.export_text()
+    assert "$ /env/bin/python -m pip install --dry-run" in text and "<the built wheel in /wh>" in text
+    assert "computed when the step runs" in text
+
+
+def test_a_force_build_that_cannot_be_decided_is_said_not_taken_as_no():
+    wheel_0502 = wheel("0.50.2", "bitsandbytes-0.50.2-py3-none-manylinux_2_24_aarch64.whl")
+    tool = all_tools()["bitsandbytes"]
+    machine, state = environment("gh200")
+    unsure = replace(machine, jetson=None, unknown={**machine.unknown, "jetson": "/etc/nv_tegra_release unreadable"})
+    verdict = evaluate(tool, replace(unsure, packages={}), wheel_0502, watched_dists())
+    plan = make_plan(InstallRequest("bitsandbytes", python="/env/bin/python"), tool, unsure, verdict, wheel_0502, [],
+                     state, PATHS)
+    assert plan.route is Route.INDEX
+    (note,) = plan.notes
+    assert note.startswith("cannot tell whether this applies (jetson unknown: jetson: /etc/nv_tegra_release unreadable)"
+                           ": the index wheel of bitsandbytes does not work on this machine")
+    assert "planned with the index's package" in note
+    # Decided either way, there is nothing to say.
+    assert plan_for("bitsandbytes", "gh200", wheel_0502).notes == ()
+    assert plan_for("bitsandbytes", "jetson-agx-orin", wheel_0502).route is Route.BUILD
+
+
+def test_every_step_action_has_exactly_one_handler():
+    from aidoctor.doctor.install.run import HANDLERS
+
+    assert set(HANDLERS) == set(Action)
+    assert len(set(HANDLERS.values())) == len(Action)  # the two store actions are two handlers
+    assert HANDLERS[Action.STORE_BUILT] is not HANDLERS[Action.STORE_FETCHED]

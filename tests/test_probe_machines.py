@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson
+from aidoctor.doctor.core.facts import Apple, Cpu, FactState, Gpu, Jetson, ProbeStatus
 from aidoctor.doctor.probes import apple, host, jetson, nvidia
 from aidoctor.doctor.probes.collect import Options, collect
 from aidoctor.doctor.core.system import LiveSystem, ReplaySystem
@@ -34,7 +34,7 @@ def check(name: str):
     return collect(replay(name), Options(python="python3", timeout=1.0, budget=5.0))
 
 
-def run_status(machine, name: str) -> str:
+def run_status(machine, name: str) -> ProbeStatus:
     return next(run.status for run in machine.probes if run.name == name)
 
 
@@ -60,7 +60,7 @@ def test_gb10():
     # not recorded on a Spark: /etc/os-release, /proc/meminfo
     assert m.distro is None and "os-release" in m.unknown["distro"]
     assert m.memory_gb is None and "meminfo" in m.unknown["memory_gb"]
-    assert run_status(m, "nvidia-smi") == "ok" and run_status(m, "nvcc") == "ok"
+    assert run_status(m, "nvidia-smi") is ProbeStatus.OK and run_status(m, "nvcc") is ProbeStatus.OK
 
 
 def test_gh200():
@@ -73,6 +73,7 @@ def test_gh200():
     assert m.unified_memory is False
     assert (m.nvidia_driver, m.cuda_driver) == ("550.54.15", "12.4")
     assert m.cuda_toolkit is None and "not found" in m.unknown["cuda_toolkit"]
+    assert m.state("cuda_toolkit") is FactState.ABSENT and m.state("cuda_home") is FactState.ABSENT
     assert m.jetson is False
 
 
@@ -93,6 +94,7 @@ def test_jetson_orin_jetpack5_has_no_nvidia_smi():
     direct = nvidia.probe_smi(system, 1.0)
     assert direct.facts == {"gpus": ()}
     assert direct.unknown["nvidia_driver"] == "nvidia-smi not found"
+    assert direct.states == {"nvidia_driver": FactState.ABSENT, "cuda_driver": FactState.ABSENT}
 
     m = check("jetson-orin-jp5")
     assert m.kernel == "5.10.120-tegra"
@@ -103,6 +105,8 @@ def test_jetson_orin_jetpack5_has_no_nvidia_smi():
     assert "gpus" not in m.unknown
     assert m.nvidia_driver is None and m.unknown["nvidia_driver"] == "nvidia-smi not found"
     assert m.cuda_toolkit is None and "not found" in m.unknown["cuda_toolkit"]
+    assert m.state("nvidia_driver") is m.state("cuda_toolkit") is FactState.ABSENT
+    assert run_status(m, "nvidia-smi") is ProbeStatus.OK and run_status(m, "nvcc") is ProbeStatus.OK  # absent is an answer
 
 
 def test_jetson_orin_on_l4t_r39_names_no_tegra_in_its_device_tree():
@@ -132,6 +136,7 @@ def test_graviton3_probe_by_probe():
     assert smi.facts == {"gpus": ()} and smi.unknown["cuda_driver"] == "nvidia-smi not found"
     nvcc = nvidia.probe_nvcc(system, 1.0)
     assert nvcc.facts == {} and nvcc.unknown["cuda_toolkit"] == nvidia.NVCC_NOT_FOUND
+    assert nvcc.state("cuda_toolkit") is nvcc.state("cuda_home") is FactState.ABSENT
 
 
 def test_h100_x86():
@@ -239,12 +244,14 @@ def test_a_hanging_nvidia_smi_is_given_up_after_the_timeout(tmp_path):
     assert time.monotonic() - started < 0.55  # the two calls wait at the same time
     assert part.unknown["gpus"] == "nvidia-smi did not answer within 0.3 s"
     assert set(part.unknown) == {"gpus", "nvidia_driver", "cuda_driver"}
+    assert part.states == dict.fromkeys(("gpus", "nvidia_driver", "cuda_driver"), FactState.TIMED_OUT)
 
     m = collect(ReplaySystem(_hanging_copy(tmp_path / "again", "gb10")), Options(python="python3", timeout=0.3,
                                                                                    budget=3.0))
-    assert run_status(m, "nvidia-smi") == "timeout"
+    assert run_status(m, "nvidia-smi") is ProbeStatus.TIMEOUT
     assert m.gpus is None and "did not answer" in m.unknown["gpus"]
     assert m.cpu.model == "Cortex-X925 + Cortex-A725" and m.cuda_toolkit == "13.0"  # the others still answer
+    assert m.state("gpus") is FactState.TIMED_OUT and m.to_json()["states"]["gpus"] == "timed_out"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the nvidia probes run on Linux only")
@@ -256,7 +263,7 @@ def test_a_hanging_nvidia_smi_on_this_host(tmp_path, monkeypatch):
     started = time.monotonic()
     m = collect(LiveSystem(), Options(python=sys.executable, timeout=1.0, budget=5.0))
     assert time.monotonic() - started < 4.0
-    assert run_status(m, "nvidia-smi") == "timeout"
+    assert run_status(m, "nvidia-smi") is ProbeStatus.TIMEOUT
     assert m.gpus is None and "did not answer" in m.unknown["gpus"]
 
 
@@ -272,3 +279,12 @@ def test_an_emulated_aarch64_userland_does_not_take_the_hosts_cpu():
     native = derive({"os": "linux", "arch": "aarch64", "cpu": Cpu(model="Neoverse-V2", features=("asimd", "neon", "sve"),
                                                                  cores=72)}, {})
     assert native["cpu"].model == "Neoverse-V2"
+
+
+def test_a_probed_machine_reads_back_from_its_json_with_its_states():
+    from aidoctor.doctor.core.facts import Machine
+
+    m = check("gh200")
+    again = Machine.from_json(json.loads(json.dumps(m.to_json())))
+    assert again.states == m.states and again.state("cuda_toolkit") is FactState.ABSENT
+    assert again.probes == m.probes

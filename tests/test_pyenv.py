@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.core.facts import TorchBuild
+from aidoctor.doctor.core.facts import FactState, TorchBuild
 from aidoctor.doctor.probes import pyenv
 from aidoctor.doctor.probes.collect import OWNED
 from aidoctor.doctor.core.system import LiveSystem
@@ -266,20 +266,22 @@ def test_parse_failures_of_parts_of_the_script():
     assert part.unknown["torch_build"] == "the target Python could not tell: FileNotFoundError: version.py"
     assert part.unknown["python_translated"] == "the target Python did not report it"
     assert part.unknown["glibc"] == "the target Python could not tell: OSError: [Errno 22]"
-    assert pyenv.interpreter_error(part.unknown) is None
+    assert pyenv.interpreter_error(part) is None
 
 
 @pytest.mark.parametrize("text", ["", "hello\n", "[1, 2]\n", "-c import json, sys\n"])
 def test_no_report_means_not_python(text):
     part = pyenv.parse_target_report(text)
     assert set(part.unknown) == set(pyenv.FACTS) and not part.facts
-    assert pyenv.interpreter_error(part.unknown) == "not a Python interpreter (it printed no report)"
+    assert pyenv.interpreter_error(part) == "not a Python interpreter (it printed no report)"
+    assert set(part.states.values()) == {FactState.BAD_TARGET}
 
 
 def test_an_old_python_is_named():
     part = pyenv.parse_target_report('{"python": "2.7.18", "too_old": true}\n')
     assert part.unknown["python"] == "unsupported Python 2.7.18; aidoctor inspects Python >= 3.8"
-    assert pyenv.interpreter_error(part.unknown) == part.unknown["python"]
+    assert pyenv.interpreter_error(part) == part.unknown["python"]
+    assert part.state("python") is FactState.BAD_TARGET
 
 
 # ---------------------------------------------------------------- real interpreters
@@ -397,7 +399,8 @@ def test_interpreters_that_cannot_be_inspected(tmp_path):
         part = pyenv.probe(system, 5, python=python)
         assert part.unknown == {key: reason for key in pyenv.FACTS}, python
         assert not part.facts
-        assert pyenv.interpreter_error(part.unknown) == reason
+        assert pyenv.interpreter_error(part) == reason
+        assert part.states == {key: FactState.BAD_TARGET for key in pyenv.FACTS}, python
         assert pyenv.check_interpreter(system, python, 5) == reason
         assert str(tmp_path) not in reason  # reasons hold no paths
 
@@ -408,7 +411,8 @@ def test_a_script_failure_is_no_usage_error(tmp_path):
                                       "exit 1\n")
     part = pyenv.probe(LiveSystem(), 5, python=python)
     assert part.unknown["packages"] == "the inspection script failed in the target Python: ValueError: boom"
-    assert pyenv.interpreter_error(part.unknown) is None
+    assert pyenv.interpreter_error(part) is None
+    assert part.state("packages") is FactState.UNKNOWN
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX executables")
@@ -418,7 +422,8 @@ def test_a_hanging_interpreter_is_given_up_after_the_timeout(tmp_path):
     part = pyenv.probe(LiveSystem(), 1, python=python)
     assert time.monotonic() - started < 2.5
     assert part.unknown == {key: "the target Python did not answer within 1 s" for key in pyenv.FACTS}
-    assert pyenv.interpreter_error(part.unknown) is None
+    assert part.states == {key: FactState.TIMED_OUT for key in pyenv.FACTS}
+    assert pyenv.interpreter_error(part) is None
     assert pyenv.check_interpreter(LiveSystem(), python, 1) is None  # slow is not wrong
 
 

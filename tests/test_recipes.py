@@ -16,7 +16,7 @@ import pkgutil
 import pytest
 
 import aidoctor.recipes as recipes_pkg
-from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
+from aidoctor.doctor.core.facts import Apple, Cpu, FactState, Gpu, Jetson, Machine, TorchBuild
 from aidoctor.doctor.check.index import Availability
 from aidoctor.doctor.dsl.rules import Ctx, Status
 from aidoctor.doctor.dsl.tool import Tool
@@ -73,7 +73,7 @@ MAC = Machine(
     unified_memory=True, cpu=Cpu(model="Apple M4 Max", features=("bf16", "i8mm", "sme", "sme2"), cores=16),
     gpus=(Gpu(vendor="apple", name="Apple M4 Max", memory_shared=True),),
     jetson=False, apple=Apple(chip="Apple M4 Max", gpu_cores=40, mps=True), packages={}, requires={},
-    unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+    unknown={"cuda_toolkit": NVCC_NOT_FOUND}, states={"cuda_toolkit": FactState.ABSENT})
 # x86-nvidia.md: H100 80GB HBM3, driver 590.48.01 / CUDA 13.1, Ubuntu 22.04.5; nvcc 12.8 (§7).
 H100 = Machine(
     os="linux", arch="x86_64", distro="Ubuntu 22.04.5 LTS", kernel="5.15.0-185-generic", glibc="2.35",
@@ -89,7 +89,7 @@ RTX4090 = Machine(
     cpu=Cpu(model="AMD Ryzen", features=("avx", "avx2", "fma"), cores=16),
     gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090 D", compute_capability="8.9", memory_gb=24.0),),
     nvidia_driver="550.107.02", cuda_driver="12.4", jetson=False, packages={}, requires={},
-    unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+    unknown={"cuda_toolkit": NVCC_NOT_FOUND}, states={"cuda_toolkit": FactState.ABSENT})
 # graviton.md: Graviton3 (Neoverse-V1, SVE, no BF16 in that kernel's flags), no GPU, glibc 2.35.
 GRAVITON = Machine(
     os="linux", arch="aarch64", distro="Ubuntu 22.04.5 LTS", kernel="6.14.0-1018-aws", glibc="2.35",
@@ -97,7 +97,8 @@ GRAVITON = Machine(
     cpu=Cpu(model="Neoverse-V1", features=("asimd", "asimddp", "dotprod", "neon", "sve"), cores=8), gpus=(),
     jetson=False, packages={}, requires={},
     unknown={"nvidia_driver": "nvidia-smi not found", "cuda_driver": "nvidia-smi not found",
-             "cuda_toolkit": NVCC_NOT_FOUND})
+             "cuda_toolkit": NVCC_NOT_FOUND},
+    states=dict.fromkeys(("nvidia_driver", "cuda_driver", "cuda_toolkit"), FactState.ABSENT))
 
 MACHINES = {"gb10": GB10, "gh200": GH200, "orin": ORIN, "thor": THOR, "mac": MAC, "h100": H100,
             "rtx4090": RTX4090, "graviton": GRAVITON}
@@ -356,7 +357,8 @@ def test_triton_350_to_install_on_gb10_needs_the_toolkit_ptxas():
 
 
 def test_triton_350_to_install_on_gb10_without_a_toolkit_is_unsupported():
-    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND}, packages={})
+    machine = dataclasses.replace(GB10, cuda_toolkit=None, unknown={"cuda_toolkit": NVCC_NOT_FOUND},
+                                  states={"cuda_toolkit": FactState.ABSENT}, packages={})
     v = verdict("triton", "gb10", machine, wheel("3.5.0", "triton-3.5.0-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"))
     assert v.status is Status.UNSUPPORTED
     assert any("TRITON_PTXAS_PATH" in f for f in v.fixes)
@@ -395,7 +397,9 @@ def test_flash_attn_on_a_mac_is_unsupported_with_sdpa():
     v = verdict("flash-attn", "mac")
     assert v.status is Status.UNSUPPORTED
     assert "CUDA-only" in v.reasons[0]
-    assert any(f.startswith("alternative:") and "sdpa" in f for f in v.fixes)
+    assert "sdpa" in v.alternative
+    assert not any(f.startswith("alternative:") for f in v.fixes)  # its own field, not a fix
+    assert v.to_json()["alternative"] == v.alternative
 
 
 def test_flash_attn_on_gb10_builds_for_120():
@@ -484,7 +488,7 @@ def test_xformers_on_aarch64_is_a_build(key):
 def test_xformers_on_a_mac_is_unsupported():
     v = verdict("xformers", "mac")
     assert v.status is Status.UNSUPPORTED
-    assert any("alternative:" in f for f in v.fixes)
+    assert v.alternative
 
 
 def test_xformers_on_h100_is_ok():
@@ -625,7 +629,7 @@ def test_vllm_on_gh200_needs_driver_580():
 def test_vllm_on_a_mac_is_unsupported_with_alternatives():
     v = verdict("vllm", "mac")
     assert v.status is Status.UNSUPPORTED
-    assert any("vllm-metal" in f for f in v.fixes)
+    assert "vllm-metal" in v.alternative
 
 
 def test_vllm_on_orin_comes_from_jetson_containers():
@@ -824,3 +828,21 @@ def test_pypi_torch_on_orin_with_jetpack_72_is_caveats():
     v = verdict("torch", "orin", with_torch(jp72, "2.11.0", "13.0", TORCH_214_ARM))
     assert v.status is Status.CAVEATS, v.reasons
     assert any("disputed" in r for r in v.reasons)
+
+
+def test_the_report_keeps_each_fix_with_its_reason_and_the_alternative_apart():
+    v = verdict("flash-attn", "mac")
+    data = v.to_json()
+    assert data["alternative"] == v.alternative and "sdpa" in data["alternative"]
+    # schema 1 readers still find it where it was: the last entry of fixes
+    assert data["fixes"] == [*v.fixes, f"alternative: {v.alternative}"]
+    assert data["findings"] == [{"status": f.status.value, "msg": f.msg, "fix": f.fix, "source": f.source}
+                                for f in v.findings]
+    assert data["findings"][0]["status"] == "unsupported" and data["findings"][0]["source"].startswith("https://")
+    assert set(data["reasons"]) == {f["msg"] for f in data["findings"]}
+
+
+def test_a_tool_that_works_has_no_alternative():
+    v = verdict("flash-attn", "h100")
+    assert v.status is not Status.UNSUPPORTED and v.alternative is None
+    assert v.to_json()["alternative"] is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aidoctor.doctor.core.facts import Gpu, Jetson, Machine
+from aidoctor.doctor.core.facts import FactState, Gpu, Jetson, Machine
+from aidoctor.doctor.dsl.rules import cuda_toolkit, no_cuda_toolkit
 from aidoctor.doctor.dsl.rules import (Ctx, Status, apply, arch_is, conflicts, gpu_cc, installed, jetpack, jetson,
                                    nvidia_gpu, on_macos, python, version, worst)
 from packaging.version import Version
@@ -77,3 +78,18 @@ def test_worst_status_wins():
     assert worst([Status.OK, Status.BUILD, Status.CAVEATS]) is Status.BUILD
     assert worst([Status.UNKNOWN, Status.UNSUPPORTED]) is Status.UNSUPPORTED
     assert worst([]) is Status.OK
+
+
+@pytest.mark.parametrize("state, has_none, in_spec", [
+    (FactState.ABSENT, True, False),  # the probe found no nvcc: an answer
+    (FactState.UNKNOWN, None, None),  # nvcc could not be run: cannot tell
+    (FactState.TIMED_OUT, None, None),
+])
+def test_toolkit_conditions_read_the_probes_state_not_its_words(state, has_none, in_spec):
+    # The same reason text under every state: only the state decides.
+    machine = Machine(os="linux", unknown={"cuda_toolkit": "nvcc not found"}, states={"cuda_toolkit": state})
+    ctx = Ctx(machine)
+    assert no_cuda_toolkit()(ctx) is has_none
+    assert cuda_toolkit(">=12.8")(ctx) is in_spec
+    with_toolkit = Ctx(Machine(os="linux", cuda_toolkit="13.0"))
+    assert no_cuda_toolkit()(with_toolkit) is False and cuda_toolkit(">=12.8")(with_toolkit) is True

@@ -143,7 +143,7 @@ def load_facts_file(path: Path) -> Machine:
 def probe_machine(request: CheckRequest, system: System) -> Machine:
     python = request.python or default_python(os.environ)
     machine = probes.collect(system, probes.Options(python=python, tools=watched_dists(), timeout=request.timeout))
-    problem = pyenv.interpreter_error(machine.unknown)
+    problem = pyenv.interpreter_error(machine)
     if problem is not None:
         raise TargetPythonError(python, problem)
     if request.deep:
@@ -186,6 +186,7 @@ def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None
 
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
     tools = select_tools(request.tools)
+    probed = request.facts_file is None and request.profile is None  # decided here, not from the subject's words
     if request.facts_file is not None:
         machine, subject = load_facts_file(request.facts_file), f"facts file {request.facts_file}"
     elif request.profile is not None:
@@ -199,15 +200,15 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
     from ..core.paths import cache_dir
 
     audit = (audit_target(machine, request.audit, watched_dists(), request.cache_dir or cache_dir())
-             if subject == "this machine" else None)
+             if probed else None)
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
-    elif subject == "this machine":
+    elif probed:
         import socket
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
-    smoke = _smoke_results(request.python or default_python(os.environ)) if subject == "this machine" else {}
+    smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
     return Report(subject, machine, judge(machine, tools, index, audit), named=tuple(dict.fromkeys(request.tools)),
                   smoke=smoke, audit=audit)
 

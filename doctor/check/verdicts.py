@@ -31,6 +31,11 @@ class Verdict:
     sources: tuple[str, ...]
     available: Availability | None = None
     findings: tuple[Finding, ...] = ()
+    alternative: str | None = None  # what to use instead, where the tool cannot work here
+
+    def report_fixes(self) -> tuple[str, ...]:
+        """`fixes` as schema 1 readers know them: the alternative last, as "alternative: ..."."""
+        return self.fixes + ((f"alternative: {self.alternative}",) if self.alternative else ())
 
     def to_json(self) -> dict:
         return {
@@ -38,8 +43,11 @@ class Verdict:
             "status": self.status.value,
             "installed": self.installed,
             "reasons": list(self.reasons),
-            "fixes": list(self.fixes),
+            "fixes": list(self.report_fixes()),
             "sources": list(self.sources),
+            "alternative": self.alternative,
+            "findings": [{"status": f.status.value, "msg": f.msg, "fix": f.fix, "source": f.source}
+                         for f in self.findings],
             "available": None if self.available is None else self.available.to_json(),
         }
 
@@ -99,8 +107,6 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
     # index means nothing when a rule says X cannot work here.
     floor = Status.OK if status is Status.OK else (Status.UNKNOWN if status is Status.UNSUPPORTED else Status.CAVEATS)
     fixes = _unique(f.fix for f in findings if f.fix and f.status.rank >= floor.rank)
-    if status is Status.UNSUPPORTED and tool.alternative:
-        fixes = _unique([*fixes, f"alternative: {tool.alternative}"])
     return Verdict(
         tool=tool.id,
         status=status,
@@ -110,6 +116,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
         sources=_unique(f.source for f in findings if f.source),
         available=None if installed is not None else available,
         findings=tuple(findings),
+        alternative=tool.alternative if status is Status.UNSUPPORTED else None,
     )
 
 

@@ -13,6 +13,7 @@ names the key; docs/facts.md documents every key.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -64,12 +65,27 @@ class TorchBuild:
     arch_list: tuple[str, ...] | None = None  # ("sm_80", "sm_90", "compute_120")
 
 
+class FactState(str, enum.Enum):
+    """Why a fact has no value, as the probe that owns it decided (never read back from its reason)."""
+
+    ABSENT = "absent"  # the probe answered: there is none here (no nvcc, no nvidia-smi)
+    UNKNOWN = "unknown"  # the probe could not tell
+    TIMED_OUT = "timed_out"  # the probe gave no answer in its time
+    BAD_TARGET = "bad_target"  # the target Python is not a usable interpreter: a usage error, not a finding
+
+
+class ProbeStatus(str, enum.Enum):
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProbeRun:
-    """How one probe went: status is ok, failed, timeout or skipped."""
+    """How one probe went."""
 
     name: str
-    status: str
+    status: ProbeStatus
     duration_ms: int
     reason: str | None = None
 
@@ -101,6 +117,7 @@ class Machine:
     torch_build: TorchBuild | None = None
     deep: Mapping[str, Any] | None = None  # what `--deep` saw when it ran torch
     unknown: Mapping[str, str] = field(default_factory=dict)  # fact -> why it is unknown
+    states: Mapping[str, FactState] = field(default_factory=dict)  # fact -> its state; UNKNOWN when not listed
     probes: tuple[ProbeRun, ...] = ()
     identifiers: Mapping[str, Any] | None = None  # only with --include-identifiers
 
@@ -154,6 +171,12 @@ class Machine:
             return None
         return parse_version(self.packages.get(canonical_name(name)))
 
+    def state(self, name: str) -> FactState | None:
+        """None when the fact has a value; else why it has none."""
+        if getattr(self, name) is not None:
+            return None
+        return self.states.get(name, FactState.UNKNOWN)
+
     def missing(self) -> set[str]:
         """Top-level facts that are unknown."""
         return {f.name for f in dataclasses.fields(self) if getattr(self, f.name) is None and f.name in _FACT_KEYS}
@@ -164,6 +187,9 @@ class Machine:
             value = getattr(self, f.name)
             if f.name == "identifiers" and value is None:
                 continue
+            if f.name == "states":
+                # One state per fact in `unknown`, so a reader never has to interpret the reason.
+                value = {name: self.states.get(name, FactState.UNKNOWN).value for name in self.unknown}
             out[f.name] = _plain(value)
         return out
 
@@ -175,6 +201,7 @@ class Machine:
         if "facts" in data and isinstance(data["facts"], dict) and "verdicts" in data:
             data = data["facts"]
         reader = _Reader(data, where)
+        unknown = reader.str_map("unknown") or {}
         jetson_raw = data.get("jetson")
         jetson: Jetson | bool | None
         if isinstance(jetson_raw, bool):
@@ -212,13 +239,30 @@ class Machine:
             torch_build=reader.obj("torch_build", lambda r: TorchBuild(
                 version=r.str("version"), cuda=r.version_str("cuda"), arch_list=r.str_list("arch_list"))),
             deep=reader.raw_obj("deep"),
-            unknown=reader.str_map("unknown") or {},
+            unknown=unknown,
+            states=reader.states("states", unknown),
             probes=tuple(reader.obj_list("probes", lambda r: ProbeRun(
-                name=r.str("name") or "?", status=r.str("status") or "?", duration_ms=r.int("duration_ms") or 0,
-                reason=r.str("reason"))) or ()),
+                name=r.str("name") or "?", status=ProbeStatus(r.choice("status", _PROBE_STATUSES) or "failed"),
+                duration_ms=r.int("duration_ms") or 0, reason=r.str("reason"))) or ()),
             identifiers=reader.raw_obj("identifiers"),
         )
         return machine
+
+
+_PROBE_STATUSES = tuple(s.value for s in ProbeStatus)
+
+
+def legacy_state(reason: str) -> FactState:
+    """The state a facts file written before `states` existed meant by its reason.
+
+    Those versions decided it from their own sentences: "not found" meant absent, "within"
+    a timeout, and the target-Python prefixes a usage error. Only such files are read this way.
+    """
+    if reason.startswith(("does not exist", "not a Python interpreter", "unsupported Python")):
+        return FactState.BAD_TARGET
+    if "not found" in reason:
+        return FactState.ABSENT
+    return FactState.TIMED_OUT if "within" in reason else FactState.UNKNOWN
 
 
 _FACT_KEYS = {
@@ -255,6 +299,8 @@ def _normal_arch(arch: str | None) -> str | None:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
@@ -340,6 +386,16 @@ class _Reader:
             if not isinstance(item, str):
                 raise BadInput(f"{self.where}.{key}.{name}: expected a string, got {_type_name(item)}")
         return dict(value)
+
+    def states(self, key: str, unknown: Mapping[str, str]) -> dict[str, FactState]:
+        value = self._get(key, (dict,), "an object")
+        if value is None:
+            states = {name: legacy_state(reason) for name, reason in unknown.items()}
+        else:
+            allowed = tuple(s.value for s in FactState)
+            nested = _Reader(value, f"{self.where}.{key}")
+            states = {name: FactState(nested.choice(name, allowed)) for name in value if value[name] is not None}
+        return {name: state for name, state in states.items() if state is not FactState.UNKNOWN}  # the default
 
     def packages(self, key: str) -> dict[str, str] | None:
         value = self.str_map(key)

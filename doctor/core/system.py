@@ -32,6 +32,7 @@ class CommandResult:
     stderr: str = ""
     timed_out: bool = False
     error: str | None = None
+    not_found: bool = False  # the command is not there: no such file
 
     @property
     def ok(self) -> bool:
@@ -93,7 +94,7 @@ class LiveSystem:
                 start_new_session=True,
             )
         except FileNotFoundError:
-            return CommandResult(argv, None, error=f"{argv[0]}: command not found")
+            return CommandResult(argv, None, error=f"{argv[0]}: command not found", not_found=True)
         except OSError as exc:
             return CommandResult(argv, None, error=f"{argv[0]}: {exc.strerror or exc}")
         try:
@@ -252,7 +253,7 @@ class ReplaySystem:
         self.calls.append(argv)
         entry = self.commands.get(argv)
         if entry is None:
-            return CommandResult(argv, None, error=f"{argv[0]}: command not found")
+            return CommandResult(argv, None, error=f"{argv[0]}: command not found", not_found=True)
         if entry.get("hang"):
             time.sleep(timeout)
             return CommandResult(argv, None, timed_out=True, error=f"{argv[0]} did not answer within {timeout:g} s")

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from ..core.facts import Machine, canonical_name, parse_version
+from ..core.facts import FactState, Machine, canonical_name, parse_version
 
 
 class Status(str, enum.Enum):
@@ -289,22 +289,18 @@ def cuda_driver(spec_text: str) -> Cond:
 
 def cuda_toolkit(spec_text: str) -> Cond:
     def test(ctx: Ctx) -> bool | None:
-        if ctx.machine.cuda_toolkit is None and _known_absent(ctx, "cuda_toolkit"):
+        if ctx.machine.state("cuda_toolkit") is FactState.ABSENT:
             return False
         return _in_spec(ctx.machine.cuda_toolkit, spec_text)
 
     return _fact(f"CUDA toolkit (nvcc) {spec(spec_text)}", "cuda_toolkit", test)
 
 
-def _known_absent(ctx: Ctx, fact: str) -> bool:
-    return "not found" in ctx.machine.unknown.get(fact, "")
-
-
 def no_cuda_toolkit() -> Cond:
     def test(ctx: Ctx) -> bool | None:
         if ctx.machine.cuda_toolkit is not None:
             return False
-        return True if _known_absent(ctx, "cuda_toolkit") else None
+        return True if ctx.machine.state("cuda_toolkit") is FactState.ABSENT else None
 
     return _fact("no CUDA toolkit (nvcc)", "cuda_toolkit", test)
 

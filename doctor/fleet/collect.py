@@ -25,6 +25,7 @@ import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
@@ -39,9 +40,26 @@ from ..core.system import Captured, LiveSystem
 UNREACHABLE = 255
 
 
+class Via(str, enum.Enum):
+    """How a target's report is fetched; the value is what failure records and reports name."""
+
+    SSH = "ssh"
+    DOCKER_IMAGE = "docker-image"  # a new container from an image, removed afterwards
+    DOCKER_CONTAINER = "docker-container"  # a running container
+
+
+class Problem(str, enum.Enum):
+    """Why a target gave no report (the `problem` of a failure record)."""
+
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    GARBAGE = "garbage"  # output that is no aidoctor report
+    FAILED = "failed"  # the remote command exited non-zero
+
+
 @dataclass(frozen=True)
 class Target:
-    via: str  # "ssh", "docker-image" or "docker-container"
+    via: Via
     address: str  # ssh destination (user@host or an ssh_config alias), image reference, or container name
     label: str | None = None
     port: int | None = None
@@ -105,7 +123,7 @@ def parse_destination(destination: str, where: str, label: str | None = None) ->
     if label is not None and len(label) > MAX_LABEL_CHARS:
         raise BadInput(f"{where}: the label is longer than {MAX_LABEL_CHARS} characters")
     host = match["host"].strip("[]")
-    return Target("ssh", f"{user}{at}{host}", label, port)
+    return Target(Via.SSH, f"{user}{at}{host}", label, port)
 
 
 def read_hosts_file(path: Path) -> list[Target]:
@@ -156,21 +174,21 @@ def ssh_argv(target: Target, options: CollectOptions, remote: str) -> list[str]:
 
 def classify(target: Target, captured: Captured, options: CollectOptions) -> tuple[dict | None, Failure | None]:
     """The saved report (with the label stamped in) or the failure record for what one target returned."""
-    def failed(problem: str, reason: str) -> tuple[None, Failure]:
-        return None, Failure(target.name, target.address, target.via, problem, reason)
+    def failed(problem: Problem, reason: str) -> tuple[None, Failure]:
+        return None, Failure(target.name, target.address, target.via.value, problem.value, reason)
 
     last_error = _last_line(captured.stderr)
     if captured.error is not None:
-        return failed("unreachable" if captured.returncode == UNREACHABLE else "failed", captured.error)
+        return failed(Problem.UNREACHABLE if captured.returncode == UNREACHABLE else Problem.FAILED, captured.error)
     if captured.timed_out:
-        return failed("timeout", f"no report within {options.host_timeout:g} s, the per-host budget"
+        return failed(Problem.TIMEOUT, f"no report within {options.host_timeout:g} s, the per-host budget"
                       + (f" ({last_error})" if last_error else ""))
     if captured.overflow:
-        return failed("garbage", f"more than {MAX_REPORT_BYTES >> 20} MiB of output; a report is far smaller")
-    if target.via == "ssh" and captured.returncode == UNREACHABLE:
-        return failed("unreachable", last_error or "ssh exited with 255 and said nothing")
+        return failed(Problem.GARBAGE, f"more than {MAX_REPORT_BYTES >> 20} MiB of output; a report is far smaller")
+    if target.via is Via.SSH and captured.returncode == UNREACHABLE:
+        return failed(Problem.UNREACHABLE, last_error or "ssh exited with 255 and said nothing")
     if captured.returncode != 0:
-        return failed("failed", f"the remote command exited with {captured.returncode}"
+        return failed(Problem.FAILED, f"the remote command exited with {captured.returncode}"
                       + (f": {last_error}" if last_error else ""))
     try:
         report = decode_json(captured.stdout)
@@ -181,7 +199,7 @@ def classify(target: Target, captured: Captured, options: CollectOptions) -> tup
         reason = "a collect-failure record, not a report"
     except NotAReport as exc:
         reason = str(exc)
-    return failed("garbage", f"not an aidoctor report: {reason}")
+    return failed(Problem.GARBAGE, f"not an aidoctor report: {reason}")
 
 
 def _last_line(text: str) -> str:
@@ -235,14 +253,14 @@ class SshTransport:
 
 
 def collect(targets: list[Target], out_dir: Path, options: CollectOptions, reporter: Reporter,
-            transports: dict[str, Transport] | None = None) -> list[Outcome]:
+            transports: dict[Via, Transport] | None = None) -> list[Outcome]:
     """Fetch every target's report, at most `options.jobs` at a time, and write one file per target."""
     if options.remote_command is None:
         from . import zipapp
 
         zipapp.build()  # once, before the threads: each would otherwise wait on the first to build it
-    transports = transports or {"ssh": SshTransport(), "docker-image": DockerTransport(),
-                                "docker-container": DockerTransport()}
+    transports = transports or {Via.SSH: SshTransport(), Via.DOCKER_IMAGE: DockerTransport(),
+                                Via.DOCKER_CONTAINER: DockerTransport()}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -256,7 +274,7 @@ def collect(targets: list[Target], out_dir: Path, options: CollectOptions, repor
         try:
             captured = transports[target.via].fetch(target, options, cancel)
         except Exception as exc:  # an engine or library error on one target must not end the others
-            captured = Captured((target.via,), None, error=f"{type(exc).__name__}: {exc}")
+            captured = Captured((target.via.value,), None, error=f"{type(exc).__name__}: {exc}")
         report, failure = classify(target, captured, options)
         seconds = time.monotonic() - start
         data = report if failure is None else failure_record(failure, seconds)
@@ -296,7 +314,7 @@ class DockerTransport:
         except DockerException as exc:
             return Captured((target.address,), UNREACHABLE, error=f"cannot reach the Docker engine: {_short(exc)}")
         try:
-            if target.via == "docker-image":
+            if target.via is Via.DOCKER_IMAGE:
                 return self._in_new_container(client, target, options, deadline, cancel)
             return self._in_running_container(client, target, options, deadline, cancel)
         except NotFound as exc:
@@ -457,8 +475,8 @@ def _short(exc: object) -> str:
 
 def docker_targets(images: Iterable[str], containers: Iterable[str]) -> list[Target]:
     """The Docker targets; MissingExtra, before anything is collected, when there are some and no Docker SDK."""
-    targets = ([Target("docker-image", image, label=f"image {image}") for image in images]
-               + [Target("docker-container", name, label=f"container {name}") for name in containers])
+    targets = ([Target(Via.DOCKER_IMAGE, image, label=f"image {image}") for image in images]
+               + [Target(Via.DOCKER_CONTAINER, name, label=f"container {name}") for name in containers])
     if targets:
         try:
             import docker  # noqa: F401  (imported again by DockerTransport, which only a Docker collect reaches)

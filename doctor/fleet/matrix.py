@@ -220,7 +220,7 @@ def profile_members(reports: Mapping[str, Report]) -> list[Member]:
 
     members = []
     for name, report in reports.items():
-        cells = {v.tool: Cell(v.status.value, v.installed, v.reasons, v.fixes, v.sources) for v in report.verdicts}
+        cells = {v.tool: Cell(v.status.value, v.installed, v.reasons, v.report_fixes(), v.sources) for v in report.verdicts}
         members.append(Member(f"profile {name}", f"profile {name}", report.machine, cells, aidoctor=__version__,
                               profile=True))
     return members

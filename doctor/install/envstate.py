@@ -39,6 +39,11 @@ def protected_stack(conjunction: str = "and") -> str:
     return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} {conjunction} {labels[-1]}"
 
 
+def protected_patterns() -> tuple[str, ...]:
+    """The protected distributions as names and `prefix*` patterns, for what a plan says it leaves out."""
+    return (*_protected_names(), *(f"{prefix}*" for prefix in _protected_prefixes()))
+
+
 def _protected_names() -> tuple[str, ...]:
     return tuple(sorted(name for group in protected() for name in group.names))
 

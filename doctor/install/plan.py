@@ -5,7 +5,8 @@ the target environment holds, what the index offers and what the wheelhouse
 holds go in; a `Plan` comes out with its route (wheelhouse, index wheel,
 source build, or not here), every step with its exact command and
 environment, and why. `aidoctor install --dry-run` prints it and tests assert
-on it; `doctor.install` carries out exactly these steps.
+on it; `doctor.install` carries out exactly these steps. An argument only the
+run can know (the wheel a build makes) is a typed marker (install.argv).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ...wheels.store import key_id_for as key_id
-from .envstate import EnvState, is_protected, protected_stack
+from .argv import Arg, BuiltWheel, RequirementsOf, ResolvedWheels, arg_to_json
+from .envstate import EnvState, is_protected, protected_patterns, protected_stack
 from ..core.facts import Machine
 from ..check.index import Availability
 from ..dsl.recipe import EnvVar, Recipe
-from ..dsl.rules import Ctx, Status
+from ..dsl.rules import Ctx, Finding, Rule, Status, apply
 from ..dsl.tool import Tool
 from ..check.verdicts import Verdict
 
@@ -40,12 +42,31 @@ class Route(str, enum.Enum):
     IMPOSSIBLE = "impossible"  # cannot work here: the reason and the alternative
 
 
+class Action(str, enum.Enum):
+    """What install.run does for a step; each has one handler there."""
+
+    PIN = "pin"
+    BUILD_REQUIRES = "build-requires"
+    SOURCE = "source"
+    BUILD = "build"
+    STORE_BUILT = "store-built"  # the wheel the build made goes into the wheelhouse
+    RESOLVE = "resolve"
+    RESOLVE_DEPS = "resolve-deps"
+    FETCH = "fetch"
+    FETCH_KEPT = "fetch-kept"  # requirements the environment already had, so the wheelhouse holds the whole set
+    STORE_FETCHED = "store-fetched"  # the downloaded wheels go into the wheelhouse
+    BACKUP = "backup"
+    INSTALL = "install"
+    VERIFY = "verify"
+    SMOKE = "smoke"
+
+
 @dataclass(frozen=True)
 class Step:
-    action: str  # what doctor.install does for it: pin, build-requires, source, build, resolve, ...
+    action: Action
     title: str
     why: str
-    argv: tuple[str, ...] = ()
+    argv: tuple[Arg, ...] = ()  # exact, but for markers the run fills in (install.argv)
     env: tuple[EnvVar, ...] = ()
     detail: tuple[str, ...] = ()
 
@@ -72,6 +93,10 @@ class Paths:
     @property
     def resolved(self) -> Path:
         return self.run / "resolved.txt"
+
+    @property
+    def kept(self) -> Path:
+        return self.run / "installed-requirements.txt"
 
     @property
     def stage(self) -> Path:
@@ -129,11 +154,12 @@ class Plan:
             return [{"name": e.name, "value": e.value, "why": e.why} for e in items]
 
         return {
-            "schema": "aidoctor.plan/1", "tool": self.tool, "route": self.route.value, "why": self.why,
+            "schema": "aidoctor.plan/2", "tool": self.tool, "route": self.route.value, "why": self.why,
             "version": self.version, "pins": list(self.pins), "build_env": env(self.build_env),
             "runtime_env": env(self.runtime_env), "key": self.key, "key_id": self.key_id, "stored": self.stored,
             "alternative": self.alternative, "notes": list(self.notes),
-            "steps": [{"action": s.action, "title": s.title, "why": s.why, "argv": list(s.argv), "env": env(s.env),
+            "steps": [{"action": s.action.value, "title": s.title, "why": s.why,
+                       "argv": [arg_to_json(a) for a in s.argv], "env": env(s.env),
                        "detail": list(s.detail)} for s in self.steps],
         }
 
@@ -169,18 +195,22 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.IMPOSSIBLE, f"aidoctor has no install recipe for {tool.id} yet",
                     alternative=tool.install)
     if verdict.status is Status.UNSUPPORTED:
-        return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=tool.alternative,
-                    notes=tuple(f"fix: {f}" for f in verdict.fixes if not f.startswith("alternative:")))
+        return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=verdict.alternative,
+                    notes=tuple(f"fix: {f}" for f in verdict.fixes))
     build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
     version = request.version or (available.version if available and available.kind != "unknown" else None)
     pins = tuple(state.pins())
-    wants_build, build_why = _needs_build(tool, recipe, machine, verdict, available)
+    forced = _forced_build(tool, recipe, machine)
+    wants_build, build_why = _needs_build(tool, recipe, forced, verdict, available)
+    # A force_build condition that cannot be decided here is said, not taken as "no".
+    undecided = (f"{forced.msg}; planned with the index's package",) if forced and forced.status is Status.UNKNOWN \
+        else ()
 
     def expected_key(for_version: str) -> dict:
         return build_key(tool, for_version, machine, state, build_env)
 
     hit = _wheelhouse_hit(stored, version, wants_build, expected_key)
-    common = dict(pins=pins, runtime_env=runtime_env, version=version)
+    common = dict(pins=pins, runtime_env=runtime_env, version=version, notes=undecided)
     if hit is not None:
         why = (f"{hit.filename} is in the wheelhouse, built for this machine's key {hit.key_id}" if hit.key_id
                else f"{hit.filename} is in the wheelhouse and its tags suit this Python and platform")
@@ -214,12 +244,22 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
     return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
 
 
-def _needs_build(tool: Tool, recipe: Recipe, machine: Machine, verdict: Verdict,
+def _forced_build(tool: Tool, recipe: Recipe, machine: Machine) -> Finding | None:
+    """recipe.force_build judged as a rule: BUILD when it holds, UNKNOWN (naming the fact) when it cannot tell."""
+    if recipe.force_build is None:
+        return None
+    rule = Rule(status=Status.BUILD, when=recipe.force_build, fix=None,
+                msg=f"the index wheel of {tool.id} does not work on this machine: {recipe.force_build.text}",
+                source=tool.homepage or f"https://pypi.org/project/{tool.dist_name}/")
+    return apply(rule, Ctx(machine, None, installed=False))
+
+
+def _needs_build(tool: Tool, recipe: Recipe, forced: Finding | None, verdict: Verdict,
                  available: Availability | None) -> tuple[bool, str]:
     if recipe.always_build:
         return True, f"aidoctor builds {tool.id} from source here to prebuild what its index package leaves to run time"
-    if recipe.force_build is not None and recipe.force_build.test(Ctx(machine, None, installed=False)) is True:
-        return True, f"the index wheel of {tool.id} does not work on this machine: {recipe.force_build.text}"
+    if forced is not None and forced.status is Status.BUILD:
+        return True, forced.msg
     if verdict.status is Status.BUILD:
         return True, next((r for r in verdict.reasons), f"{tool.id} needs a source build here")
     if available is not None and available.kind == "sdist" and tool.sdist_compiles:
@@ -257,7 +297,7 @@ def _sortable(version: str):
 # -- the steps, with the exact commands doctor.install runs --
 
 
-def pip(python: str, *args: str) -> tuple[str, ...]:
+def pip(python: str, *args: Arg) -> tuple[Arg, ...]:
     return (python, "-m", "pip", *args)
 
 
@@ -274,26 +314,26 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
     steps = [_pin_step(paths, pins, request.allow_torch_change)]
     constraint = ("--constraint", str(paths.constraints))
     no_deps = ("--no-deps",) if recipe.no_deps else ()
-    targets: tuple[str, ...]
+    targets: tuple[Arg, ...]
     if route is Route.BUILD:
         assert paths.build is not None
         missing = [r for r in recipe.build_requires if state.version(_name_of(r)) is None]
         if missing:
-            steps.append(Step("build-requires", "Install what the build needs into the target",
+            steps.append(Step(Action.BUILD_REQUIRES, "Install what the build needs into the target",
                               "the build runs without isolation, against the installed torch, so its build "
                               "requirements must be in the target", pip(python, "install", *PIP_NETWORK, *constraint,
                                                                          *missing)))
         steps.append(_source_step(python, tool, recipe, paths, version))
-        steps.append(Step("build", f"Build {tool.id} {version} for this machine",
+        steps.append(Step(Action.BUILD, f"Build {tool.id} {version} for this machine",
                           "--no-build-isolation compiles against the torch that is installed, not a fresh one from "
                           f"the index; the full compiler log goes to {paths.build_log}, and a compiler killed for "
                           "memory is retried with half the jobs",
                           pip(python, "wheel", "-v", "--no-deps", "--no-build-isolation", "--wheel-dir",
                               str(paths.build / "dist"), str(paths.build / "src")), env=tuple(build_env)))
-        steps.append(Step("store", "Keep the built wheel in the wheelhouse",
+        steps.append(Step(Action.STORE_BUILT, "Keep the built wheel in the wheelhouse",
                           "with its sha256, build key and flags, so the next install on a machine of this kind skips "
                           f"the build ({wh})"))
-        targets = (f"<the built wheel in {wh}>",)
+        targets = (BuiltWheel(paths.wheelhouse),)
     elif route is Route.WHEELHOUSE and stored and _is_built(stored):
         targets = (str(paths.wheelhouse / stored) + (f"[{','.join(extras)}]" if extras else ""),)
     else:  # an index wheel, or one the wheelhouse holds: pip finds it there by name and version
@@ -301,7 +341,7 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
     if request.smoke:
         targets += recipe.smoke_requires
     index = ("--no-index",) if route is Route.WHEELHOUSE or request.offline else PIP_NETWORK
-    steps.append(Step("resolve", "Resolve what would change, with torch pinned",
+    steps.append(Step(Action.RESOLVE, "Resolve what would change, with torch pinned",
                       "pip's dry run with a report lists every distribution the install adds or replaces, without "
                       "touching the environment; a conflict with the pins means the tool needs another torch"
                       + (" (the wheelhouse alone first; the index only for what it lacks)"
@@ -309,31 +349,39 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
                       pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.report), *index,
                           *constraint, "--find-links", wh, *no_deps, *targets)))
     if recipe.no_deps:
-        steps.append(Step("resolve-deps", f"Resolve {tool.id}'s other requirements against the pinned torch",
+        steps.append(Step(Action.RESOLVE_DEPS, f"Resolve {tool.id}'s other requirements against the pinned torch",
                           f"{tool.id}'s metadata pins torch to a range that would replace a working CUDA build, so it "
                           f"is installed with --no-deps and its requirements other than {protected_stack()} are "
                           "resolved on their own",
                           pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.deps_report), *index,
-                              *constraint, "--find-links", wh, f"<requirements of {tool.id} except the pinned ones>")))
-    steps.append(Step("fetch", "Download (or build) every resolved distribution the wheelhouse lacks",
+                              *constraint, "--find-links", wh, RequirementsOf(tool.id, protected_patterns()))))
+    steps.append(Step(Action.FETCH, "Download (or build) every resolved distribution the wheelhouse lacks",
                       "each is fetched by the exact version and sha256 pip resolved, so the wheelhouse holds the "
-                      "whole set and a later install needs no network",
+                      f"whole set and a later install needs no network; skipped when {paths.resolved} lists nothing",
                       pip(python, "wheel", *PIP_NETWORK, "--no-deps", "--require-hashes", "--wheel-dir",
                           str(paths.stage), "--requirement", str(paths.resolved))))
-    steps.append(Step("store", "Keep the downloaded wheels in the wheelhouse",
+    if not request.offline:
+        steps.append(Step(Action.FETCH_KEPT, "Download the requirements this environment already has",
+                          f"pip leaves installed requirements alone; {paths.kept} lists those the wheelhouse lacks "
+                          "(never torch or the CUDA libraries) so a later install into a fresh environment works from "
+                          "the wheelhouse alone; pip has no hashes for them, and a failure here does not stop the "
+                          "install; skipped when the list is empty",
+                          pip(python, "wheel", *PIP_NETWORK, "--no-deps", "--wheel-dir", str(paths.stage),
+                              "--requirement", str(paths.kept))))
+    steps.append(Step(Action.STORE_FETCHED, "Keep the downloaded wheels in the wheelhouse",
                       "with their sha256 and where they came from"))
-    steps.append(Step("backup", "Back up the distributions the install replaces",
+    steps.append(Step(Action.BACKUP, "Back up the distributions the install replaces",
                       f"their files are copied to {paths.backup} so a failed install or smoke test can be rolled back"))
-    steps.append(Step("install", "Install from the wheelhouse only",
+    steps.append(Step(Action.INSTALL, "Install from the wheelhouse only",
                       "every wheel's sha256 is checked against the wheelhouse's record right before; --no-deps, "
                       "because the set is already resolved",
-                      pip(python, "install", "--no-index", "--no-deps", *constraint, f"<the resolved wheels in {wh}>")))
-    steps.append(Step("verify", f"Check {protected_stack()} are byte-for-byte unchanged",
+                      pip(python, "install", "--no-index", "--no-deps", *constraint, ResolvedWheels(paths.wheelhouse))))
+    steps.append(Step(Action.VERIFY, f"Check {protected_stack()} are byte-for-byte unchanged",
                       "their versions, RECORD digests and every file's size and mtime are compared with before; any "
                       "change rolls the install back" + (" (--allow-torch-change: reported, not rolled back)"
                                                          if request.allow_torch_change else "")))
     if request.smoke and recipe.smoke:
-        steps.append(Step("smoke", f"Train a tiny step with {tool.id} and check it learns",
+        steps.append(Step(Action.SMOKE, f"Train a tiny step with {tool.id} and check it learns",
                           f"recipes/smoke/{recipe.smoke} runs in the target Python: the loss must fall and gradients "
                           "stay finite, kernels are checked against a reference; a failure rolls the install back",
                           env=tuple(runtime_env)))
@@ -347,10 +395,10 @@ def _is_built(filename: str) -> bool:
 
 def _pin_step(paths: Paths, pins: Sequence[str], allow_change: bool) -> Step:
     if allow_change:
-        return Step("pin", "Do not pin torch (--allow-torch-change)",
+        return Step(Action.PIN, "Do not pin torch (--allow-torch-change)",
                     f"the install may replace {protected_stack('or')}; each change is reported",
                     detail=tuple(f"installed now: {p}" for p in pins))
-    return Step("pin", f"Pin {protected_stack()} in {paths.constraints}",
+    return Step(Action.PIN, f"Pin {protected_stack()} in {paths.constraints}",
                 "pip must never swap a working torch build for another as a side effect"
                 if pins else f"none of {protected_stack()} is installed yet: nothing to pin", detail=tuple(pins))
 
@@ -359,10 +407,10 @@ def _source_step(python: str, tool: Tool, recipe: Recipe, paths: Paths, version:
     assert paths.build is not None
     if recipe.source is not None:
         url = recipe.source.format(version=version)
-        return Step("source", f"Fetch {tool.id}'s source", f"the package index has no source for {tool.id}; "
+        return Step(Action.SOURCE, f"Fetch {tool.id}'s source", f"the package index has no source for {tool.id}; "
                     f"taken from {url} (reused if an earlier build left it in {paths.build / 'src'})",
                     pip(python, "download", *PIP_NETWORK, "--no-deps", "--dest", str(paths.build / "sdist"), url))
-    return Step("source", f"Fetch {tool.id} {version}'s source distribution",
+    return Step(Action.SOURCE, f"Fetch {tool.id} {version}'s source distribution",
                 f"unpacked into {paths.build / 'src'}; an interrupted build resumes there with the objects it "
                 "already compiled",
                 pip(python, "download", *PIP_NETWORK, "--no-deps", "--no-binary", ":all:", "--dest",

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 from urllib.parse import unquote, urlparse
 
 from packaging.markers import default_environment
@@ -31,7 +31,8 @@ from ..core.errors import (AidoctorError, BadInput, InstallFailed, NotAnEnvironm
 from ..core.facts import Machine, canonical_name
 from ..check.index import Availability, Index, _wheel_fits, platform_tags, select
 from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
-from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
+from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
+from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
 from ..dsl.tool import Tool
 from ..core.smoke_store import SmokeStore
 from .smoke import SmokeResult, run_smoke
@@ -140,7 +141,7 @@ def execute(prepared: Prepared, reporter: Reporter, system: System | None = None
         for number, step in enumerate(plan.steps, 1):
             reporter.step(number, len(plan.steps), step)
             log.write_line(f"== step {number}: {step.title}")
-            getattr(run, "do_" + step.action.replace("-", "_"))(step)
+            HANDLERS[step.action](run, step)
     except BaseException as exc:
         if run.touched:
             reporter.info("rolling back")
@@ -165,7 +166,7 @@ def _requirement_names(pip_output: str) -> list[str]:
 
 
 class _Run:
-    """The state of one install while its steps run; one method per step action."""
+    """The state of one install while its steps run; one method per step action (HANDLERS)."""
 
     def __init__(self, prepared: Prepared, reporter: Reporter, system: System, log: Log) -> None:
         self.prepared, self.plan, self.reporter, self.system, self.log = (
@@ -183,12 +184,12 @@ class _Run:
         self.present = prepared.state  # what is installed now: `before` plus any build requirements
         self.source: Path | None = None  # the source archive a build step compiled
         self.built: tuple[Path, float, tuple[str, ...]] | None = None  # wheel, seconds, attempts
-        self.built_target = ""  # the built wheel's path in the wheelhouse, for the resolve step
         self.installed_wheels: list[StoredWheel] = []
 
     # -- helpers --
 
     def pip(self, argv: Sequence[str], what: str, env: dict | None = None):
+        """Run pip with `argv`, which has no marker left (install.argv.expand)."""
         self.log.write_line("$ " + " ".join(argv))
         result = self.system.run(argv, timeout=PIP_TIMEOUT, env={**os.environ, **(env or {})})
         self.log.write_line(result.stdout)
@@ -226,12 +227,13 @@ class _Run:
 
     def do_build_requires(self, step: Step) -> None:
         self.touched = True
-        self.pip(step.argv, "installing the build requirements")
+        self.pip(expand(step.argv, {}), "installing the build requirements")
         self.present = envstate.capture(self.system, self.prepared.python)
 
     def do_source(self, step: Step) -> None:
         assert self.paths.build is not None
-        self.source, resumed = prepare_source(self.system, step, self.paths.build, self.log, PIP_TIMEOUT)
+        exact = replace(step, argv=tuple(expand(step.argv, {})))
+        self.source, resumed = prepare_source(self.system, exact, self.paths.build, self.log, PIP_TIMEOUT)
         if resumed:
             self.reporter.info(f"resuming the build in {self.paths.build} (source and compiled objects kept)")
 
@@ -242,19 +244,14 @@ class _Run:
         build_log = Log(self.paths.build_log)
         self.reporter.info(f"build log: {build_log.path}")
         try:
-            wheel, attempts = compile_wheel(self.system, step, self.paths.build, env, build_log, self.reporter,
+            exact = replace(step, argv=tuple(expand(step.argv, {})))
+            wheel, attempts = compile_wheel(self.system, exact, self.paths.build, env, build_log, self.reporter,
                                             BUILD_TIMEOUT)
         finally:
             build_log.close()
         self.built = (wheel, time.monotonic() - started, attempts)
 
-    def do_store(self, step: Step) -> None:
-        if self.built is not None and self.tool_wheel is None:
-            self._store_built()
-        else:
-            self._store_fetched()
-
-    def _store_built(self) -> None:
+    def do_store_built(self, step: Step) -> None:
         assert self.built is not None and self.source is not None
         wheel, seconds, attempts = self.built
         provenance = {
@@ -266,13 +263,11 @@ class _Run:
         with self.wheelhouse.lock():
             self.tool_wheel = self.wheelhouse.add(wheel, provenance, key=self.plan.key, replace=True)
         self.reporter.info(f"stored {self.tool_wheel.filename} (sha256 {self.tool_wheel.sha256[:16]}…)")
-        self.built_target = str(self.tool_wheel.path)
 
     def do_resolve(self, step: Step) -> None:
-        argv = list(step.argv)
-        if self.plan.route is Route.BUILD:  # the plan could only name it: now it is a file in the wheelhouse
-            argv = [self.built_target if a.startswith("<the built wheel") else a for a in argv]
-        self.resolved = self._resolve(argv, self.paths.report, "resolving")
+        # The plan could only name the built wheel: now it is a file in the wheelhouse.
+        built = {BuiltWheel: [str(self.tool_wheel.path)]} if self.tool_wheel is not None else {}
+        self.resolved = self._resolve(expand(step.argv, built), self.paths.report, "resolving")
 
     def _resolve(self, argv: list[str], report: Path, what: str) -> list[dict]:
         try:
@@ -294,7 +289,7 @@ class _Run:
         wanted = [r for r in not_protected(requires) if "extra ==" not in r]
         if not wanted:
             return
-        argv = list(step.argv[:-1]) + wanted
+        argv = expand(step.argv, {RequirementsOf: wanted})
         self.resolved += self._resolve(argv, self.paths.deps_report, "resolving the other requirements")
 
     def do_fetch(self, step: Step) -> None:
@@ -315,19 +310,16 @@ class _Run:
         if lines:
             self.paths.resolved.write_text("\n".join(lines) + "\n")
             self.reporter.info(f"downloading {len(lines)} distribution(s)")
-            self.pip(step.argv, "downloading the resolved distributions")
-        self._fetch_installed_requirements(step)
+            self.pip(expand(step.argv, {}), "downloading the resolved distributions")
 
-    def _fetch_installed_requirements(self, step: Step) -> None:
+    def do_fetch_kept(self, step: Step) -> None:
         wanted = self._installed_requirements()
-        if not wanted or self.prepared.request.offline:
+        if not wanted:
             return
-        listing = self.paths.run / "installed-requirements.txt"
-        listing.write_text("\n".join(wanted) + "\n")
-        argv = [str(listing) if a == str(self.paths.resolved) else a for a in step.argv if a != "--require-hashes"]
+        self.paths.kept.write_text("\n".join(wanted) + "\n")
         self.reporter.info(f"also keeping {len(wanted)} requirement(s) this environment already had")
         try:
-            self.pip(argv, "downloading the requirements already installed")
+            self.pip(expand(step.argv, {}), "downloading the requirements already installed")
         except AidoctorError as exc:  # the install itself does not need them: say so and go on
             self.reporter.info(f"the wheelhouse will lack some of them ({exc}); an offline install elsewhere may fail")
 
@@ -376,7 +368,7 @@ class _Run:
             return False
         return Path(unquote(parsed.path)).parent.resolve() == self.wheelhouse.root.resolve()
 
-    def _store_fetched(self) -> None:
+    def do_store_fetched(self, step: Step) -> None:
         by_name = {canonical_name(item["metadata"]["name"]): item for item in self.resolved}
         staged = sorted(self.paths.stage.glob("*.whl")) if self.paths.stage.exists() else []
         with self.wheelhouse.lock():
@@ -414,7 +406,7 @@ class _Run:
             return
         paths = [str(self.wheelhouse.checked_path(w)) for w in wheels]  # a tampered wheel stops the install here
         self.touched = True
-        self.pip(list(step.argv[:-1]) + paths, "installing")
+        self.pip(expand(step.argv, {ResolvedWheels: paths}), "installing")
         self.installed_wheels = wheels
         self.installed = [f"{w.project} {w.version}" for w in wheels]
 
@@ -462,3 +454,12 @@ class _Run:
         if added or changed:
             return f"still different: {', '.join(added + changed)}"
         return None
+
+
+HANDLERS: dict[Action, Callable[[_Run, Step], None]] = {
+    Action.PIN: _Run.do_pin, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
+    Action.BUILD: _Run.do_build, Action.STORE_BUILT: _Run.do_store_built, Action.RESOLVE: _Run.do_resolve,
+    Action.RESOLVE_DEPS: _Run.do_resolve_deps, Action.FETCH: _Run.do_fetch, Action.FETCH_KEPT: _Run.do_fetch_kept,
+    Action.STORE_FETCHED: _Run.do_store_fetched, Action.BACKUP: _Run.do_backup, Action.INSTALL: _Run.do_install,
+    Action.VERIFY: _Run.do_verify, Action.SMOKE: _Run.do_smoke,
+}

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..core.facts import Apple, Cpu, Gpu
 from ..core.system import System
-from .base import Partial
+from .base import Partial, state_of
 
 SYSCTL_KEYS = (
     "hw.memsize", "hw.ncpu", "hw.optional.arm64", "hw.optional.arm.FEAT_BF16", "hw.optional.arm.FEAT_I8MM",
@@ -68,7 +68,8 @@ def probe(system: System, timeout: float) -> Partial:
     if macos:
         part.facts["macos"] = macos
     else:
-        part.unknown["macos"] = sw_vers.failure() if not sw_vers.ok else "sw_vers names no ProductVersion"
+        part.lack(("macos",), sw_vers.failure() if not sw_vers.ok else "sw_vers names no ProductVersion",
+                  state_of(sw_vers))
 
     # sysctl reports a key this macOS lacks (a newer FEAT_ flag) on stderr and still prints the others,
     # so stdout is read whatever the exit status.
@@ -76,7 +77,7 @@ def probe(system: System, timeout: float) -> Partial:
     chip = values.get("machdep.cpu.brand_string")
     if not chip:
         reason = sysctl.failure() if sysctl.error or not sysctl.stdout.strip() else "sysctl gave no brand string"
-        part.unknown.update(dict.fromkeys(("apple", "memory_gb", "cpu", "gpus", "unified_memory"), reason))
+        part.lack(("apple", "memory_gb", "cpu", "gpus", "unified_memory"), reason, state_of(sysctl))
         return part
     memsize = values.get("hw.memsize", "")
     memory = round(int(memsize) / 2**30, 1) if memsize.isdigit() else None

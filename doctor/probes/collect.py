@@ -19,7 +19,7 @@ from typing import Callable
 from packaging.version import InvalidVersion, Version
 
 from ..core.nvidia import CC_BY_TEGRA_SOC
-from ..core.facts import Gpu, Jetson, Machine, ProbeRun
+from ..core.facts import FactState, Gpu, Jetson, Machine, ProbeRun, ProbeStatus
 from ..core.system import System
 from . import apple, host, jetson, nvidia, pyenv
 from .base import Partial
@@ -63,8 +63,9 @@ def collect(system: System, options: Options) -> Machine:
     base = host.probe_uname(system, options.timeout)
     facts: dict = dict(base.facts)
     unknown: dict[str, str] = dict(base.unknown)
+    states: dict[str, FactState] = dict(base.states)
     identifiers: dict = dict(base.identifiers)
-    runs: list[ProbeRun] = [ProbeRun(name="uname", status="ok" if base.facts else "failed",
+    runs: list[ProbeRun] = [ProbeRun(name="uname", status=ProbeStatus.OK if base.facts else ProbeStatus.FAILED,
                                      duration_ms=_ms(started), reason=base.unknown.get("os"))]
     selected = probes_for(facts.get("os"), facts.get("arch"), options)
     if "jetson" not in selected and facts.get("os") is not None:
@@ -84,32 +85,46 @@ def collect(system: System, options: Options) -> Machine:
         except Exception as exc:  # a probe bug must not crash the check of a user's machine
             reason = f"probe {name} failed: {type(exc).__name__}: {exc}"
             unknown.update({key: reason for key in OWNED[name]})
-            runs.append(ProbeRun(name=name, status="failed", duration_ms=_ms(begun[name]), reason=reason))
+            states.update({key: FactState.UNKNOWN for key in OWNED[name]})
+            runs.append(ProbeRun(name=name, status=ProbeStatus.FAILED, duration_ms=_ms(begun[name]), reason=reason))
             continue
         for key, value in part.facts.items():
             if value is not None and facts.get(key) is None:
                 facts[key] = value
         for key, reason in part.unknown.items():
-            unknown.setdefault(key, reason)
+            if key not in unknown:
+                unknown[key], states[key] = reason, part.state(key)
         identifiers.update(part.identifiers)
-        # "not found" is an answer (no nvcc here), not a failed probe.
-        failed = sorted(k for k in set(part.unknown) & set(OWNED[name]) if "not found" not in part.unknown[k])
-        status = "ok" if not failed else ("timeout" if any("within" in part.unknown[k] for k in failed) else "failed")
-        runs.append(ProbeRun(name=name, status=status, duration_ms=_ms(begun[name]),
-                             reason="; ".join(sorted({part.unknown[k] for k in failed})) or None))
+        runs.append(_run_of(name, part, begun[name]))
     for future in pending:
         name = futures[future]
         reason = f"probe {name} did not finish within the {options.budget:g} s budget"
         for key in OWNED[name]:
-            unknown.setdefault(key, reason)
-        runs.append(ProbeRun(name=name, status="timeout", duration_ms=_ms(begun[name]), reason=reason))
+            if key not in unknown:
+                unknown[key], states[key] = reason, FactState.TIMED_OUT
+        runs.append(ProbeRun(name=name, status=ProbeStatus.TIMEOUT, duration_ms=_ms(begun[name]), reason=reason))
 
     facts = derive(facts, unknown)
     for key in list(unknown):
         if facts.get(key) is not None:
             del unknown[key]
+    # UNKNOWN is the default: listing only the others keeps a probed Machine equal to its JSON read back.
+    states = {key: state for key, state in states.items() if key in unknown and state is not FactState.UNKNOWN}
     runs.sort(key=lambda run: run.name)
-    return Machine(**facts, unknown=unknown, probes=tuple(runs), identifiers=identifiers or None)
+    return Machine(**facts, unknown=unknown, states=states, probes=tuple(runs), identifiers=identifiers or None)
+
+
+def _run_of(name: str, part: Partial, begun: float) -> ProbeRun:
+    """An absent fact (no nvcc here) is an answer, not a failed probe; a timed-out one makes it a timeout."""
+    failed = sorted(k for k in set(part.unknown) & set(OWNED[name]) if part.state(k) is not FactState.ABSENT)
+    if not failed:
+        status = ProbeStatus.OK
+    elif any(part.state(k) is FactState.TIMED_OUT for k in failed):
+        status = ProbeStatus.TIMEOUT
+    else:
+        status = ProbeStatus.FAILED
+    return ProbeRun(name=name, status=status, duration_ms=_ms(begun),
+                    reason="; ".join(sorted({part.unknown[k] for k in failed})) or None)
 
 
 _X86_ONLY = frozenset({"avx", "avx2", "fma", "f16c", "avx512f"})

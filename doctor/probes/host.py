@@ -13,7 +13,7 @@ import shlex
 
 from ..core.facts import Cpu
 from ..core.system import System
-from .base import Partial
+from .base import Partial, state_of
 
 UNAME_ARGV = ("uname", "-s", "-r", "-m")
 _SUPPORTED_OS = ("linux", "darwin")
@@ -131,7 +131,7 @@ def probe_uname(system: System, timeout: float) -> Partial:
     parsed = parse_uname(result.stdout) if result.ok else None
     if parsed is None:
         reason = result.failure() if not result.ok else f"uname printed {result.stdout.strip()[:80]!r}"
-        return Partial(unknown={"os": reason, "arch": reason, "kernel": reason})
+        return Partial().lack(("os", "arch", "kernel"), reason, state_of(result))
     part = Partial(facts={"kernel": parsed["kernel"], "arch": parsed["arch"]})
     if parsed["os"] in _SUPPORTED_OS:
         part.facts["os"] = parsed["os"]

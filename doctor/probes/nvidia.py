@@ -16,9 +16,9 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ..core.facts import Gpu, parse_cc
+from ..core.facts import FactState, Gpu, parse_cc
 from ..core.system import CommandResult, System
-from .base import Partial
+from .base import Partial, state_of
 
 QUERY_FIELDS = ("name", "compute_cap", "memory.total", "driver_version")
 TABLE_ARGV = ("nvidia-smi",)
@@ -77,8 +77,8 @@ def parse_nvcc_version(text: str) -> str | None:
 
 def probe_smi(system: System, timeout: float) -> Partial:
     if system.which("nvidia-smi") is None:
-        return Partial(facts={"gpus": ()}, unknown={"nvidia_driver": "nvidia-smi not found",
-                                                    "cuda_driver": "nvidia-smi not found"})
+        return Partial(facts={"gpus": ()}).lack(("nvidia_driver", "cuda_driver"), "nvidia-smi not found",
+                                                FactState.ABSENT)
     # Both calls at once: each starts NVML, which can be slow on servers without persistence mode.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(system.run, TABLE_ARGV, timeout)
@@ -95,19 +95,22 @@ def probe_smi(system: System, timeout: float) -> Partial:
     if rows:
         part.facts["gpus"] = tuple(gpu_from_row(row) for row in rows)
     else:
-        part.unknown["gpus"] = _why(query, "GPU rows")
+        part.lack(("gpus",), _why(query, "GPU rows"), state_of(query))
     table_driver, cuda = parse_smi_version(table.stdout) if table.ok else (None, None)
     driver = next((r["driver_version"] for r in rows if re.match(r"\d+\.\d+", r["driver_version"])), None)
     if driver or table_driver:
         part.facts["nvidia_driver"] = driver or table_driver
     else:
-        part.unknown["nvidia_driver"] = part.unknown.get("gpus") or _why(table, "driver version")
+        if "gpus" in part.unknown:
+            part.lack(("nvidia_driver",), part.unknown["gpus"], part.state("gpus"))
+        else:
+            part.lack(("nvidia_driver",), _why(table, "driver version"), state_of(table))
     if cuda:
         part.facts["cuda_driver"] = cuda
     elif table.ok and re.search(r"CUDA (?:UMD )?Version\s*:\s*N/A", table.stdout, re.IGNORECASE):
-        part.unknown["cuda_driver"] = "nvidia-smi reports CUDA Version: N/A"
+        part.lack(("cuda_driver",), "nvidia-smi reports CUDA Version: N/A")
     else:
-        part.unknown["cuda_driver"] = _why(table, "CUDA version")
+        part.lack(("cuda_driver",), _why(table, "CUDA version"), state_of(table))
     return part
 
 
@@ -133,7 +136,7 @@ def probe_nvcc(system: System, timeout: float) -> Partial:
     ]
     for nvcc in dict.fromkeys(candidates):
         result = system.run((nvcc, "--version"), timeout)
-        if result.error and result.error.endswith("command not found"):
+        if result.not_found:
             continue
         part = Partial()
         # A wrapper in a shared bin folder says nothing of the toolkit; /usr/local/cuda is where
@@ -148,9 +151,10 @@ def probe_nvcc(system: System, timeout: float) -> Partial:
         if toolkit:
             part.facts["cuda_toolkit"] = toolkit
         else:
-            part.unknown["cuda_toolkit"] = result.failure() if not result.ok else f"{nvcc} --version names no release"
+            part.lack(("cuda_toolkit",), result.failure() if not result.ok else f"{nvcc} --version names no release",
+                      state_of(result))
         return part
-    return Partial(unknown={"cuda_toolkit": NVCC_NOT_FOUND, "cuda_home": NVCC_NOT_FOUND})
+    return Partial().lack(("cuda_toolkit", "cuda_home"), NVCC_NOT_FOUND, FactState.ABSENT)
 
 
 def _home_of(nvcc: str) -> str | None:

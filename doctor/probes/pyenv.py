@@ -11,16 +11,16 @@ list is the string that `torch.cuda.get_arch_list()` returns, read from the
 library it is compiled into (`scan_arch_list` in target_script.py).
 
 When the target cannot be inspected at all, every fact this probe owns is
-unknown and `unknown["python"]` begins with one of these prefixes, so the CLI
-can turn the probe's own result into a one-line usage error (`interpreter_error`)
-instead of running the interpreter a second time:
+missing in the state BAD_TARGET and `unknown["python"]` begins with one of
+these prefixes, so the CLI can turn the probe's own result into a one-line
+usage error (`interpreter_error`) instead of running the interpreter a second time:
 
 - "does not exist"            the path, or the command on PATH, is not there
 - "not a Python interpreter"  it cannot be executed, exits with an error, or prints no report
 - "unsupported Python"        Python older than 3.8: "unsupported Python 2.7.18; aidoctor inspects Python >= 3.8"
 
 Other reasons ("the target Python did not answer within 5 s", a failure of the
-script itself) leave the facts unknown without being a usage error. Reasons
+script itself) leave the facts unknown (or timed out) without being a usage error. Reasons
 never contain the interpreter's path: paths can hold user names, so
 sys.executable goes into `identifiers` only.
 """
@@ -28,9 +28,9 @@ sys.executable goes into `identifiers` only.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Protocol
 
-from ..core.facts import TorchBuild, canonical_name
+from ..core.facts import FactState, TorchBuild, canonical_name
 from ..core.jsonio import last_json_object
 from ..core.system import CommandResult, System
 from .base import Partial
@@ -41,7 +41,6 @@ FACTS = ("python", "python_translated", "glibc", "packages", "requires", "torch_
 DOES_NOT_EXIST = "does not exist"
 NOT_PYTHON = "not a Python interpreter"
 UNSUPPORTED = "unsupported Python"
-FATAL_PREFIXES = (DOES_NOT_EXIST, NOT_PYTHON, UNSUPPORTED)
 
 VERSION_ONLY = "--version-only"
 
@@ -64,8 +63,8 @@ SCRIPT = (
 def probe(system: System, timeout: float, *, python: str, tools: Iterable[str] = ()) -> Partial:
     """`tools`: canonical names of the distributions whose Requires-Dist to report."""
     result = system.run([python, "-c", SCRIPT, "report", *sorted(tools)], timeout)
-    reason = _run_failure(result, timeout)
-    return _all_unknown(reason) if reason else parse_target_report(result.stdout)
+    failure = _run_failure(result, timeout)
+    return _all_unknown(*failure) if failure else parse_target_report(result.stdout)
 
 
 def check_interpreter(system: System, python: str, timeout: float) -> str | None:
@@ -75,24 +74,32 @@ def check_interpreter(system: System, python: str, timeout: float) -> str | None
     `probe` reports it as unknown facts.
     """
     result = system.run([python, "-c", SCRIPT, VERSION_ONLY], timeout)
-    reason = _run_failure(result, timeout)
-    return interpreter_error(_all_unknown(reason).unknown if reason else parse_target_report(result.stdout).unknown)
+    failure = _run_failure(result, timeout)
+    return interpreter_error(_all_unknown(*failure) if failure else parse_target_report(result.stdout))
 
 
-def interpreter_error(unknown: Mapping[str, str]) -> str | None:
-    """The usage error in a probe's (or a Machine's) unknown reasons, if the target is no usable Python."""
-    reason = unknown.get("python")
-    return reason if reason and reason.startswith(FATAL_PREFIXES) else None
+class _Found(Protocol):
+    """A probe's Partial or a Machine: both say why a fact is missing and in which state."""
+
+    unknown: Any
+    states: Any
+
+
+def interpreter_error(found: _Found) -> str | None:
+    """The usage error a probe (or a Machine) recorded, if the target is no usable Python."""
+    if found.states.get("python") is FactState.BAD_TARGET:
+        return found.unknown["python"]
+    return None
 
 
 def parse_target_report(text: str) -> Partial:
     """Facts from what SCRIPT printed (its last JSON line: a .pth or sitecustomize may print first)."""
     data = last_json_object(text)
     if data is None:
-        return _all_unknown(f"{NOT_PYTHON} (it printed no report)")
+        return _all_unknown(f"{NOT_PYTHON} (it printed no report)", FactState.BAD_TARGET)
     python = _text(data.get("python"))
     if data.get("too_old"):
-        return _all_unknown(f"{UNSUPPORTED} {python}; aidoctor inspects Python >= 3.8")
+        return _all_unknown(f"{UNSUPPORTED} {python}; aidoctor inspects Python >= 3.8", FactState.BAD_TARGET)
     errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
     part = Partial()
     facts = part.facts
@@ -137,26 +144,28 @@ def _torch_build(torch: dict[str, Any]) -> TorchBuild:
     return TorchBuild(version=_text(torch.get("version")), cuda=cuda, arch_list=arch_list)
 
 
-def _run_failure(result: CommandResult, timeout: float) -> str | None:
-    """Why the run gave no report; None when it exited 0."""
+def _run_failure(result: CommandResult, timeout: float) -> tuple[str, FactState] | None:
+    """Why the run gave no report, and the state that leaves the facts in; None when it exited 0."""
     if result.timed_out:
-        return f"the target Python did not answer within {timeout:g} s"
+        return f"the target Python did not answer within {timeout:g} s", FactState.TIMED_OUT
     if result.error:
-        if result.error.endswith("command not found"):
-            return DOES_NOT_EXIST
-        return f"{NOT_PYTHON} ({result.error.removeprefix(f'{result.argv[0]}: ')})"  # "Permission denied"
+        if result.not_found:
+            return DOES_NOT_EXIST, FactState.BAD_TARGET
+        # "Permission denied"
+        return f"{NOT_PYTHON} ({result.error.removeprefix(f'{result.argv[0]}: ')})", FactState.BAD_TARGET
     if result.returncode == 0:
         return None
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
         # Python ran, and aidoctor's script failed in it: a bug to report, not the user's mistake.
-        return f"the inspection script failed in the target Python: {lines[-1][:200]}"
+        return f"the inspection script failed in the target Python: {lines[-1][:200]}", FactState.UNKNOWN
     fatal = next((line for line in lines if line.startswith("Fatal Python error")), lines[0] if lines else "")
-    return f"{NOT_PYTHON} (exited with {result.returncode}{': ' + fatal[:200] if fatal else ''})"
+    return (f"{NOT_PYTHON} (exited with {result.returncode}{': ' + fatal[:200] if fatal else ''})",
+            FactState.BAD_TARGET)
 
 
-def _all_unknown(reason: str) -> Partial:
-    return Partial(unknown={key: reason for key in FACTS})
+def _all_unknown(reason: str, state: FactState) -> Partial:
+    return Partial().lack(FACTS, reason, state)
 
 
 def _error_reason(error: Any) -> str:

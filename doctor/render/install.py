@@ -10,13 +10,21 @@ from rich.table import Table
 from rich.text import Text
 from rich import box
 
+from ..install.argv import Arg
 from ..install.plan import Plan, Route, Step
 
 ROUTE_STYLE = {Route.WHEELHOUSE: "green", Route.INDEX: "green", Route.BUILD: "cyan", Route.IMPOSSIBLE: "red"}
+COMPUTED_STYLE = "italic cyan"
 
 
-def command_line(step: Step) -> str:
-    return " ".join(shlex.quote(a) if not a.startswith("<") else a for a in step.argv)
+def _arg_text(arg: Arg) -> Text:
+    # A literal is quoted as a shell would need it; an argument the run computes is shown as what it stands for,
+    # in brackets no quoted literal can produce.
+    return Text(shlex.quote(arg)) if isinstance(arg, str) else Text(f"<{arg.describe()}>", style=COMPUTED_STYLE)
+
+
+def command_line(step: Step) -> Text:
+    return Text(" ").join(_arg_text(a) for a in step.argv)
 
 
 def render_plan(plan: Plan, out: Console) -> None:
@@ -24,11 +32,11 @@ def render_plan(plan: Plan, out: Console) -> None:
     head.append(plan.route.value, style=ROUTE_STYLE[plan.route])
     out.print(head)
     out.print(Text(f"  why: {plan.why}"))
+    if plan.route is Route.IMPOSSIBLE and plan.alternative:
+        out.print(Text(f"  instead: {plan.alternative}"))
+    for note in plan.notes:
+        out.print(Text(f"  {note}"))
     if plan.route is Route.IMPOSSIBLE:
-        if plan.alternative:
-            out.print(Text(f"  instead: {plan.alternative}"))
-        for note in plan.notes:
-            out.print(Text(f"  {note}"))
         return
     if plan.key is not None:
         out.print(Text(f"  build key {plan.key_id}: " + ", ".join(f"{k}={v}" for k, v in plan.key.items()
@@ -42,7 +50,10 @@ def render_plan(plan: Plan, out: Console) -> None:
             out.print(Text(f"   env {var.name}={var.value}"))
             out.print(Text(f"       ({var.why})", style="dim"))
         if step.argv:
-            out.print(Text(f"   $ {command_line(step)}"))
+            out.print(Text("   $ ") + command_line(step))
+            if any(not isinstance(a, str) for a in step.argv):
+                out.print(Text("     <...>: computed when the step runs, from what the steps before it did",
+                               style="dim"))
     if plan.runtime_env:
         out.print(Text("\nAt run time the tool also needs:", style="bold"))
         for var in plan.runtime_env:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..core.facts import Machine
+from ..core.facts import Machine, ProbeStatus
 from ..check.profiles import Profile
 from ..dsl.rules import Finding, Status
 from ..dsl.tool import Tool
@@ -112,9 +112,9 @@ def render_check(report: Report, out: Console) -> None:
     out.print(Text(f"aidoctor check · {report.subject}", style="bold"))
     for line in machine_lines(report.machine):
         out.print(Text("  ") + line)
-    problems = [run for run in report.machine.probes if run.status != "ok"]
+    problems = [run for run in report.machine.probes if run.status is not ProbeStatus.OK]
     for run in problems:
-        out.print(Text(f"  probe {run.name}: {run.status}" + (f" ({run.reason})" if run.reason else ""),
+        out.print(Text(f"  probe {run.name}: {run.status.value}" + (f" ({run.reason})" if run.reason else ""),
                        style="magenta"))
     out.print()
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
@@ -128,13 +128,13 @@ def render_check(report: Report, out: Console) -> None:
             why += f" (+{len(verdict.reasons) - 1} more)"
         table.add_row(Text(verdict.tool), status_text(verdict.status), Text(verdict.installed or "-"), Text(why))
     out.print(table)
-    to_fix = [v for v in report.verdicts if v.status is not Status.OK and v.fixes]
+    to_fix = [(v, _fix_lines(v)) for v in report.verdicts if v.status is not Status.OK and _fix_lines(v)]
     if to_fix:
         out.print(Text("How to fix", style="bold"))
-        for verdict in to_fix:
-            out.print(Text("  ") + Text(verdict.tool, style="bold") + Text(": ") + Text(verdict.fixes[0]))
-            for fix in verdict.fixes[1:]:
-                out.print(Text("    " + " " * len(verdict.tool) + fix))
+        for verdict, lines in to_fix:
+            out.print(Text("  ") + Text(verdict.tool, style="bold") + Text(": ") + Text(lines[0]))
+            for line in lines[1:]:
+                out.print(Text("    " + " " * len(verdict.tool) + line))
     if report.audit is not None:
         others = report.other_audit_findings()
         out.print(Text(f"Binary audit ({report.audit.scope.value}): {len(report.audit.files)} files in "
@@ -145,6 +145,10 @@ def render_check(report: Report, out: Console) -> None:
     summary = " · ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     out.print()
     out.print(Text(summary + ".  `aidoctor explain TOOL` shows the rules behind a verdict; --json for machines."))
+
+
+def _fix_lines(verdict: Verdict) -> list[str]:
+    return [*verdict.fixes, *([f"alternative: {verdict.alternative}"] if verdict.alternative else [])]
 
 
 def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console) -> None:
@@ -244,8 +248,7 @@ def render_compare(columns: list[tuple[Profile, tuple[Verdict, ...]]], out: Cons
 def how(verdict: Verdict) -> str:
     """A short 'how' for a comparison cell."""
     if verdict.status is Status.UNSUPPORTED:
-        alternative = next((f for f in verdict.fixes if f.startswith("alternative: ")), None)
-        return alternative.replace("alternative: ", "use ") if alternative else _clip(verdict.reasons[0])
+        return f"use {verdict.alternative}" if verdict.alternative else _clip(verdict.reasons[0])
     if verdict.status is Status.BUILD:
         return _clip(verdict.reasons[0])
     available = verdict.available
