@@ -20,7 +20,7 @@ from . import __version__, probes
 from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from .facts import Machine
-from .index import Availability, Index, platform_tags, select
+from .index import Availability, Index, Offer, select, target_for
 from .rules import Status, Tool
 from .system import LiveSystem, System
 from .verdicts import Verdict, evaluate
@@ -133,18 +133,12 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
 def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, ...]:
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
     projects = index.projects(t.dist_name for t in wanted) if wanted else {}
-    tags = platform_tags(machine)
-    verdicts = []
-    for tool in tools:
-        project = projects.get(tool.dist_name)
-        if project is None:
-            available = None
-        elif isinstance(project, str):
-            available = Availability("unknown", reason=project, source=f"https://pypi.org/project/{tool.dist_name}/")
-        else:
-            available = select(project, machine, tags)
-        verdicts.append(evaluate(tool, machine, available, watched_dists()))
-    return tuple(verdicts)
+    target = target_for(machine)
+    chosen = {name: (Availability(Offer.UNKNOWN, reason=project, source=f"https://pypi.org/project/{name}/")
+                     if isinstance(project, str) else select(project, machine, target))
+              for name, project in projects.items()}
+    chosen = index.read_metadata(chosen)  # only the chosen files' own metadata, fetched together
+    return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists()) for tool in tools)
 
 
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:

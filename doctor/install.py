@@ -28,7 +28,7 @@ from .check import CheckRequest, default_python, probe_machine, select_tools
 from .envstate import EnvState
 from .errors import AidoctorError, BadInput
 from .facts import Machine, canonical_name
-from .index import Availability, Index, _wheel_fits, default_cache_dir, platform_tags, select
+from .index import Availability, Index, Offer, default_cache_dir, select, target_for, wheel_fits
 from .plan import InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
 from .rules import Tool
 from .smoke import SmokeResult, SmokeStore, run_smoke
@@ -98,10 +98,10 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     if tool.on_index:
         index = index or Index(default_cache_dir(), offline=request.offline, timeout=request.timeout)
         project = index.projects([tool.dist_name])[tool.dist_name]
-        available = (Availability("unknown", reason=project) if isinstance(project, str)
-                     else select(project, machine, platform_tags(machine)))
-        if request.version and available.kind != "unknown":
-            available = replace(available, version=request.version)
+        # A pinned or ranged request goes through the same selection as a plain one.
+        available = (Availability(Offer.UNKNOWN, reason=project) if isinstance(project, str)
+                     else select(project, machine, specifier=f"=={request.version}" if request.version else ""))
+        available = index.read_metadata({tool.dist_name: available})[tool.dist_name]
     # Judge the tool as if it were not installed: the plan is about what to install, not what is there.
     fresh = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != tool.dist_name})
     from ..recipes import watched_dists
@@ -125,11 +125,11 @@ def _check_changeable(python: str, state: EnvState) -> None:
 
 
 def _stored_for(wheelhouse: Wheelhouse, tool: Tool, machine: Machine) -> list[Stored]:
-    tags = platform_tags(machine)
+    target = target_for(machine)
     out = []
     for wheel in wheelhouse.find(tool.dist_name):
         smoke = (wheel.provenance.get("smoke") or {}).get("passed")
-        fits = not isinstance(tags, str) and _wheel_fits(wheel.filename, tags)
+        fits = wheel_fits(wheel.filename, target)
         out.append(Stored(wheel.filename, wheel.version, wheel.key_id, fits, smoke))
     return out
 

@@ -22,7 +22,7 @@ from packaging.version import InvalidVersion, Version
 from ..wheels.store import key_id_for as key_id
 from .envstate import EnvState, is_protected
 from .facts import Machine
-from .index import Availability
+from .index import Availability, Offer
 from .recipe import EnvVar, Recipe
 from .rules import Ctx, Status, Tool
 from .verdicts import Verdict
@@ -171,7 +171,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=tool.alternative,
                     notes=tuple(f"fix: {f}" for f in verdict.fixes if not f.startswith("alternative:")))
     build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
-    version = request.version or (available.version if available and available.kind != "unknown" else None)
+    version = request.version or (available.version if available and available.kind is not Offer.UNKNOWN else None)
     pins = tuple(state.pins())
     wants_build, build_why = _needs_build(tool, recipe, machine, verdict, available)
 
@@ -186,7 +186,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.WHEELHOUSE, why, paths=paths,
                     steps=_steps(Route.WHEELHOUSE, request, tool, recipe, paths, pins, (), runtime_env, hit.filename,
                                  state, hit.version, extras), stored=hit.filename, **{**common, "version": hit.version})
-    if available is None or available.kind == "unknown":
+    if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
         return Plan(tool.id, Route.IMPOSSIBLE, f"no wheel for {tool.id} in the wheelhouse {paths.wheelhouse}, and "
                     f"the package index cannot be read: {reason}", alternative="connect to the network, or point "
@@ -196,7 +196,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         if recipe.binary_only:
             return Plan(tool.id, Route.IMPOSSIBLE, f"{build_why}, and aidoctor does not build {tool.id} from source "
                         "(hours of compiling and tens of GB)", alternative="; ".join(verdict.fixes) or tool.alternative)
-        if available.kind == "none" and recipe.source is None:
+        if available.kind is Offer.NONE and recipe.source is None:
             return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
         if version is None:
             return Plan(tool.id, Route.IMPOSSIBLE, f"no version of {tool.id} to build: {available.reason}",
@@ -206,7 +206,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
                     steps=_steps(Route.BUILD, request, tool, recipe, paths, pins, build_env, runtime_env, None,
                                  state, version, extras), **common)
-    if available.kind in ("wheel", "sdist"):
+    if available.kind in (Offer.WHEEL, Offer.SDIST):
         return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
                     steps=_steps(Route.INDEX, request, tool, recipe, paths, pins, (), runtime_env, None, state,
                                  version, extras), **common)
@@ -221,9 +221,9 @@ def _needs_build(tool: Tool, recipe: Recipe, machine: Machine, verdict: Verdict,
         return True, f"the index wheel of {tool.id} does not work on this machine: {recipe.force_build.text}"
     if verdict.status is Status.BUILD:
         return True, next((r for r in verdict.reasons), f"{tool.id} needs a source build here")
-    if available is not None and available.kind == "sdist" and tool.sdist_compiles:
+    if available is not None and available.kind is Offer.SDIST and tool.sdist_compiles:
         return True, available.reason
-    if available is not None and available.kind == "none" and recipe.source is not None:
+    if available is not None and available.kind is Offer.NONE and recipe.source is not None:
         return True, f"{available.reason}; building from {recipe.source.format(version='VERSION')}"
     return False, ""
 

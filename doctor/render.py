@@ -17,6 +17,7 @@ from rich.text import Text
 
 from .check import Report
 from .facts import Machine
+from .index import Offer
 from .profiles import Profile
 from .rules import Finding, Status, Tool
 from .verdicts import Verdict
@@ -229,7 +230,7 @@ def how(verdict: Verdict) -> str:
     if verdict.status is Status.BUILD:
         return _clip(verdict.reasons[0])
     available = verdict.available
-    if available is not None and available.kind == "wheel" and verdict.status is Status.OK:
+    if available is not None and available.kind is Offer.WHEEL and verdict.status is Status.OK:
         return f"wheel {available.version}"
     return _clip(verdict.reasons[0]) if verdict.reasons else ""
 

@@ -15,7 +15,7 @@ from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvir
 from packaging.requirements import InvalidRequirement, Requirement
 
 from .facts import Machine, canonical_name, parse_version
-from .index import Availability
+from .index import Availability, Offer
 from .rules import Ctx, Finding, Status, Tool, apply, worst
 
 
@@ -60,7 +60,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
             findings.append(Finding(Status.OK, f"{tool.id} {installed} is installed and no rule stands against "
                                                "it on this machine", None, None))
     else:
-        candidate = available if available is not None and available.kind in ("wheel", "sdist") else None
+        candidate = available if available is not None and available.kind in (Offer.WHEEL, Offer.SDIST) else None
         ctx = Ctx(machine, parse_version(candidate.version) if candidate else None, installed=False)
         findings += _rule_findings(tool, ctx)
         if tool.on_index:
@@ -102,17 +102,23 @@ def _rule_findings(tool: Tool, ctx: Ctx) -> list[Finding]:
 
 
 def _availability_finding(tool: Tool, available: Availability | None) -> Finding:
-    if available is None or available.kind == "unknown":
+    if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
         return Finding(Status.UNKNOWN, f"whether the package index has {tool.dist} for this machine is unknown: "
                                        f"{reason}", None, available.source if available else None)
-    if available.kind == "wheel":
+    if available.kind is Offer.WHEEL:
         return Finding(Status.OK, available.reason, tool.install, available.source)
-    if available.kind == "sdist" and not tool.sdist_compiles:
+    if available.kind is Offer.SDIST and not tool.sdist_compiles:
         return Finding(Status.OK, f"{available.reason}; it compiles nothing at install time", tool.install,
                        available.source)
-    if available.kind == "sdist":
-        return Finding(Status.BUILD, available.reason, f"{tool.install}  # builds from source", available.source)
+    if available.kind is Offer.SDIST:
+        fix = f"{tool.install}  # builds {tool.dist} {available.version} from source"
+        if available.older_wheel is not None:
+            # Not what plain pip does: say so, and what the older release misses.
+            version, filename = available.older_wheel
+            fix += (f"; or, to skip the build, pip install '{tool.dist}=={version}' --only-binary {tool.dist}  "
+                    f"# pins the older wheel {filename}, without what {available.version} adds")
+        return Finding(Status.BUILD, available.reason, fix, available.source)
     return Finding(Status.UNSUPPORTED, available.reason, None, available.source)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 import aidoctor.recipes as recipes_pkg
 from aidoctor.doctor.facts import Apple, Cpu, Gpu, Jetson, Machine, TorchBuild
-from aidoctor.doctor.index import Availability
+from aidoctor.doctor.index import Availability, Offer
 from aidoctor.doctor.rules import Ctx, Status, Tool
 from aidoctor.doctor.verdicts import Verdict, evaluate
 from aidoctor.recipes import all_tools
@@ -107,17 +107,17 @@ LINUX_ARM = ("gb10", "gh200", "orin", "thor", "graviton")
 
 def wheel(version: str, filename: str) -> Availability:
     name = filename.split("-", 1)[0]
-    return Availability("wheel", version, filename, (), f"wheel {filename} on the package index",
+    return Availability(Offer.WHEEL, version, filename, (), f"wheel {filename} on the package index",
                         f"https://pypi.org/project/{name}/")
 
 
 def sdist(name: str, version: str) -> Availability:
-    return Availability("sdist", version, None, (), f"no wheel for this platform on the package index; pip would "
+    return Availability(Offer.SDIST, version, None, (), f"no wheel for this platform on the package index; pip would "
                         f"build {name} {version} from its source distribution", f"https://pypi.org/project/{name}/")
 
 
 def nothing(name: str) -> Availability:
-    return Availability("none", reason=f"no release of {name} has a wheel or source distribution for this platform",
+    return Availability(Offer.NONE, reason=f"no release of {name} has a wheel or source distribution for this platform",
                         source=f"https://pypi.org/project/{name}/")
 
 
