@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ..wheels.store import StoredWheel, Wheelhouse, default_root, file_sha256
 from . import envstate
 from .build import Log, compile_wheel, prepare_source
-from .check import CheckRequest, default_python, probe_machine, select_tools
+from .check import CheckRequest, default_python, load_facts_file, probe_machine, select_tools
 from .envstate import EnvState
 from .errors import AidoctorError, BadInput
 from .facts import Machine, canonical_name
@@ -85,12 +85,15 @@ class Outcome:
 
 
 def prepare(request: InstallRequest, system: System | None = None, index: Index | None = None) -> Prepared:
-    system = system or LiveSystem()
     tool = select_tools((request.tool,))[0]
-    python = request.python or default_python(os.environ)
-    machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
-    state = envstate.capture(system, python)
-    _check_changeable(python, state)
+    if request.profile is not None or request.facts_file is not None:
+        machine, python, state = _elsewhere(request)
+    else:
+        system = system or LiveSystem()
+        python = request.python or default_python(os.environ)
+        machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
+        state = envstate.capture(system, python)
+        _check_changeable(python, state)
     root = request.wheelhouse or default_root()
     # A dry run creates nothing, not even the wheelhouse directory.
     wheelhouse = Wheelhouse(root) if request.dry_run else Wheelhouse.open(root)
@@ -113,6 +116,26 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
                   builds_root=cache / "builds")
     plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)
     return Prepared(request, plan, tool, python, machine, state, wheelhouse)
+
+
+def _elsewhere(request: InstallRequest) -> tuple[Machine, str, EnvState]:
+    """Another machine's facts, and the fresh venv there the plan is written for: nothing here is read."""
+    if not request.dry_run:
+        raise BadInput("--profile and --facts plan for another machine: add --dry-run (a real install runs on the "
+                       "machine it installs into)")
+    if request.profile is not None:
+        from .profiles import load as load_profile
+
+        machine = load_profile(request.profile).machine
+    else:
+        assert request.facts_file is not None
+        machine = load_facts_file(request.facts_file)
+    python = request.python or "python"  # as it is called in that machine's activated venv
+    short = machine.python.split(".")[:2] if machine.python else ["3", "x"]
+    purelib = f"<venv>/lib/python{'.'.join(short)}/site-packages"
+    dists = {name: envstate.Dist(name, version, f"{purelib}/{name}-{version}.dist-info", None)
+             for name, version in (machine.packages or {}).items()}
+    return machine, python, EnvState("<venv>", "<base>", False, purelib, True, f"cp{''.join(short)}", dists)
 
 
 def _check_changeable(python: str, state: EnvState) -> None:

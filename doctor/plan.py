@@ -101,6 +101,8 @@ class InstallRequest:
     dry_run: bool = False
     smoke: bool = True
     timeout: float = 5.0
+    profile: str | None = None  # plan for a built-in profile's machine instead of this one (dry run only)
+    facts_file: Path | None = None  # plan for the machine a facts file describes (dry run only)
 
 
 @dataclass(frozen=True)

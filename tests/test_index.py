@@ -333,3 +333,30 @@ def test_the_live_index(tmp_path):
     assert any(r.startswith("torch") for r in read.requires_dist), read.reason
     assert (tmp_path / "index" / "peft.json").exists()
     assert (tmp_path / "index" / "metadata" / f"{available.filename}.metadata").exists()
+
+
+# -- the install plan goes through the same selection --
+
+
+def test_a_pinned_install_plans_the_pinned_file_for_another_machine(tmp_path):
+    from aidoctor.doctor.install import prepare
+    from aidoctor.doctor.plan import InstallRequest, Route
+
+    request = InstallRequest(tool="peft", version="0.20.0", dry_run=True, profile="dgx-spark",
+                             wheelhouse=tmp_path / "wh")
+    plan = prepare(request, index=Index(FIXTURES / "cache", offline=True)).plan
+    assert plan.route is Route.INDEX and plan.version == "0.20.0"
+    assert "peft-0.20.0-py3-none-any.whl" in plan.why and "0.21" not in plan.why
+    assert not (tmp_path / "wh").exists()
+
+
+def test_a_real_install_for_another_machine_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    aidoctor = Path(sys.executable).parent / "aidoctor"
+    done = subprocess.run([str(aidoctor), "install", "peft", "--profile", "dgx-spark"], capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                      "AIDOCTOR_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "add --dry-run" in done.stderr
