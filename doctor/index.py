@@ -106,6 +106,7 @@ class Availability:
     url: str | None = None
     has_metadata: bool = False
     older_wheel: tuple[str, str] | None = None  # (version, filename): the best wheel when pip would build an sdist
+    newest: str | None = None  # the newest release on the index, when it is not the one this machine gets
 
     def to_json(self) -> dict:
         return {"kind": self.kind.value, "version": self.version, "filename": self.filename, "reason": self.reason}
@@ -245,18 +246,18 @@ class Candidate:
         return (not self.file.yanked, self.version, -rank, self.build)
 
 
-def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[IndexFile]]:
+def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[Candidate]]:
     """Files pip would consider here (its LinkEvaluator), and those left out only by Requires-Python."""
     ranks = target.rank()
     name = canonicalize_name(project.name)
     out: list[Candidate] = []
-    python_misfits: list[IndexFile] = []
+    python_misfits: list[Candidate] = []
     for file in dict.fromkeys(project.files):
         candidate = _candidate(file, name, ranks)
         if candidate is None:
             continue
         if file.requires_python and not _admits(file.requires_python, target.python):
-            python_misfits.append(file)
+            python_misfits.append(candidate)
             continue
         out.append(candidate)
     return out, python_misfits
@@ -304,16 +305,19 @@ def select(project: Project, machine: Machine, target: Target | str | None = Non
     wanted = f"{project.name}{specifier}" if str(specifier) else project.name
     found, python_misfits = candidates(project, target)
     chosen = best(found, specifier, len(target.tags))
-    newer = _newer_for_other_python(python_misfits, chosen, project.name, specifier)
+    newest, newer = _missed(project, target, chosen, python_misfits, specifier)
     if chosen is None:
-        if newer:
-            return Availability(Offer.NONE, reason=f"no release of {wanted} supports Python "
-                                                   f"{target.python}{newer}", source=source)
+        if python_misfits:
+            floor = max(python_misfits, key=lambda c: c.version).file.requires_python
+            return Availability(Offer.NONE, reason=f"every release of {wanted} with a file for this platform "
+                                                   f"needs another Python than {target.python} (the newest: "
+                                                   f"{floor})", source=source)
         return Availability(Offer.NONE, reason=f"no release of {wanted} on the package index has a wheel or "
                                                f"source distribution for {target.description}", source=source)
     version = str(chosen.version)
     yanked = " (yanked: pip takes it only because nothing else fits)" if chosen.file.yanked else ""
-    common = dict(version=version, source=source, url=chosen.file.url, has_metadata=chosen.file.has_metadata)
+    common = dict(version=version, source=source, url=chosen.file.url, has_metadata=chosen.file.has_metadata,
+                  newest=newest)
     if chosen.is_wheel:
         return Availability(Offer.WHEEL, filename=chosen.file.filename,
                             reason=f"wheel {chosen.file.filename} on the package index{yanked}{newer}", **common)
@@ -328,19 +332,21 @@ def select(project: Project, machine: Machine, target: Target | str | None = Non
                                f"{yanked}{older_note}{newer}", **common)
 
 
-def _newer_for_other_python(misfits: list[IndexFile], chosen: Candidate | None, name: str,
-                            specifier: SpecifierSet) -> str:
-    """' (newer 5.24.0 needs Python >=3.11)' when Requires-Python alone keeps a newer release away."""
-    newer = []
-    for file in misfits:
-        candidate = _candidate(file, canonicalize_name(name), _ANY_TAG)
-        if candidate is not None and candidate.version in specifier and not candidate.version.is_prerelease and \
-                (chosen is None or candidate.version > chosen.version):
-            newer.append(candidate)
-    if not newer:
-        return ""
-    top = max(newer, key=lambda c: c.version)
-    return f" (newer {top.version} needs Python {top.file.requires_python})"
+def _missed(project: Project, target: Target, chosen: Candidate | None, python_misfits: list[Candidate],
+            specifier: SpecifierSet) -> tuple[str | None, str]:
+    """The newest final release when it is not what this target gets, and why: (version, ' (newer ... )')."""
+    name = canonicalize_name(project.name)
+    releases = [c for c in (_candidate(f, name, _ANY_TAG) for f in project.files)
+                if c is not None and not c.file.yanked and not c.version.is_prerelease and c.version in specifier]
+    if not releases:
+        return None, ""
+    newest = max(c.version for c in releases)
+    if chosen is not None and chosen.version >= newest:
+        return None, ""
+    too_new = [c for c in python_misfits if c.version == newest]
+    if too_new:
+        return str(newest), f" (newer {newest} needs Python {too_new[0].file.requires_python})"
+    return str(newest), f" (newer {newest} has no file for {target.description})"
 
 
 class _AnyTag(dict):

@@ -1,11 +1,13 @@
 """MLX: Apple's array framework, on Apple silicon (Metal) and on Linux (CUDA or CPU backend).
 
-On a Mac the wheel needs Apple silicon, a native arm64 Python and macOS 14+.
+On a Mac the wheel needs Apple silicon and a native arm64 Python; from 0.29.4
+on also macOS 14+ (0.29.3 is the last release with macosx_13_0 wheels).
 On Linux `pip install mlx` brings no backend: the extras pull mlx-cuda-13
-(driver >= 580), mlx-cuda-12 (driver >= 550.54.14) or mlx-cpu, all tagged
-manylinux_2_35 (glibc >= 2.35). The CUDA backend needs CC 7.5+ and carries
-kernels for 75, 80, 90a, 100a, 120a, 121a plus PTX for 120: nothing for a
-Jetson (Orin's 8.7 iGPU, Thor's 11.0).
+(driver >= 580), mlx-cuda-12 (driver >= 550.54.14) or mlx-cpu. From 0.27 on
+the Linux wheels are manylinux_2_35 (glibc >= 2.35; aarch64 from 0.30.0);
+0.26.5 was manylinux_2_34, older ones manylinux_2_31. The CUDA backend needs
+CC 7.5+ and carries kernels for 75, 80, 90a, 100a, 120a, 121a plus PTX for
+120: nothing for a Jetson (Orin's 8.7 iGPU, Thor's 11.0).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from ..doctor.facts import Machine
 from ..doctor.recipe import Recipe
 from ..doctor.rules import (
     Ctx, Tool, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu,
-    on_linux, on_macos, on_windows, translated_python,
+    on_linux, on_macos, on_windows, translated_python, version,
 )
 from .torch import linux_cuda
 
 SRC_INSTALL = "https://ml-explore.github.io/mlx/build/html/install.html"
 SRC_ARCHS = "https://github.com/ml-explore/mlx/blob/main/setup.py"
+SRC_FILES = "https://pypi.org/simple/mlx/"  # the wheels' platform tags, release by release
 
 # The CUDA architectures of the mlx-cuda wheels (compat-facts §3, M1).
 MLX_CUDA_ARCHS = ("sm_75", "sm_80", "sm_90a", "sm_100a", "sm_120a", "sm_121a", "compute_120")
@@ -70,15 +73,16 @@ MAC_RULES = (
         msg="MLX on macOS needs an Apple silicon (M-series) Mac",
         fix=None,
         source=SRC_INSTALL),
-    conflicts(
-        when=on_macos() & apple_silicon() & macos("<14"),
-        msg="MLX's macOS wheels need macOS 14 or later",
-        fix="softwareupdate --list  # then install the macOS 14+ update it offers",
-        source=SRC_INSTALL),
 )
 
 RULES = (
     *MAC_RULES,
+    conflicts(
+        when=on_macos() & apple_silicon() & macos("<14") & version(">=0.29.4"),
+        msg="MLX's macOS wheels from 0.29.4 on need macOS 14 or later (0.29.3 is the last with macosx_13_0 "
+            "wheels)",
+        fix="softwareupdate --list  # then install the macOS 14+ update it offers; or pip install 'mlx==0.29.3'",
+        source=SRC_FILES),
 
     # -- Linux with an NVIDIA GPU: the CUDA backend --
     conflicts(
@@ -123,10 +127,11 @@ RULES = (
         fix='pip install "mlx[cpu]"',
         source=SRC_INSTALL),
     conflicts(
-        when=on_linux() & glibc("<2.35"),
-        msg="MLX's Linux wheels are manylinux_2_35: they need glibc 2.35 or later (Ubuntu 22.04 and newer)",
+        when=on_linux() & glibc("<2.35") & version(">=0.27"),
+        msg="MLX's Linux wheels from 0.27 on are manylinux_2_35: they need glibc 2.35 or later (Ubuntu 22.04 and "
+            "newer); 0.26.5 was manylinux_2_34, 0.26.3 and older manylinux_2_31, x86_64 only",
         fix=None,
-        source=SRC_INSTALL),
+        source=SRC_FILES),
     caveat(
         when=on_windows(),
         msg="MLX publishes Windows wheels (with mlx-cuda-13), but Windows is not a documented platform",
