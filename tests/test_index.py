@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,42 @@ def test_a_real_install_for_another_machine_is_refused_in_one_line(tmp_path):
                                                       "AIDOCTOR_CACHE_DIR": str(tmp_path)})
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "add --dry-run" in done.stderr
+
+
+# -- verdicts from the pick --
+
+
+def _judge(tool: str, machine: Machine):
+    from aidoctor.doctor.check import judge, select_tools
+
+    index = Index(FIXTURES / "cache", offline=True)
+    return judge(replace(machine, packages={}), select_tools((tool,)), index)[0]
+
+
+def test_an_older_release_for_this_python_is_caveats_naming_the_newest():
+    from aidoctor.doctor.rules import Status
+
+    verdict = _judge("transformers", ORIN)
+    assert verdict.status is Status.CAVEATS
+    assert verdict.available.version == "5.20.2" and verdict.available.newest == "5.24.0"
+    assert any("5.24.0 needs Python" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_mlx_on_macos_13_gets_the_last_release_with_macos_13_wheels_not_a_contradiction():
+    from aidoctor.doctor.rules import Status
+
+    ventura = Machine(os="darwin", arch="aarch64", macos="13.6", python="3.12.8", python_translated=False)
+    verdict = _judge("mlx", ventura)
+    assert verdict.available.filename == "mlx-0.29.3-cp312-cp312-macosx_13_0_arm64.whl"
+    assert verdict.status is Status.CAVEATS, verdict.reasons
+    assert not any("need macOS 14" in r for r in verdict.reasons)
+    installed = replace(ventura, packages={"mlx": "0.30.0"})
+    from aidoctor.doctor.check import select_tools
+    from aidoctor.doctor.verdicts import evaluate
+
+    assert evaluate(select_tools(("mlx",))[0], installed).status is Status.UNSUPPORTED
+
+
+def test_the_fix_for_a_source_build_offers_the_older_wheel_and_says_so():
+    verdict = _judge("xformers", X86_OLD_GLIBC)
+    assert any("--only-binary xformers" in f and "older wheel" in f for f in verdict.fixes), verdict.fixes
