@@ -20,7 +20,7 @@ from . import __version__, probes
 from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from .facts import Machine
-from .index import Availability, Index, Offer, select, target_for
+from .index import Index, select, target_for
 from .rules import Status, Tool
 from .system import LiveSystem, System
 from .verdicts import Verdict, evaluate
@@ -132,12 +132,11 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
 
 def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, ...]:
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
-    projects = index.projects(t.dist_name for t in wanted) if wanted else {}
     target = target_for(machine)
-    chosen = {name: (Availability(Offer.UNKNOWN, reason=project, source=f"https://pypi.org/project/{name}/")
-                     if isinstance(project, str) else select(project, machine, target))
-              for name, project in projects.items()}
-    chosen = index.read_metadata(chosen)  # only the chosen files' own metadata, fetched together
+    # A chosen file's own pins matter only against what is installed: with nothing watched installed, skip them.
+    pins_matter = any(name in (machine.packages or {}) for name in watched_dists())
+    chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target),
+                          requirements=pins_matter) if wanted else {}
     return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists()) for tool in tools)
 
 

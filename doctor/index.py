@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import email.parser
 import enum
+import functools
 import json
 import os
 import re
@@ -153,8 +154,13 @@ class Target:
     tags: tuple[Tag, ...]  # most preferred first, as packaging.tags.sys_tags() orders them on that machine
     description: str
 
-    def rank(self) -> dict[Tag, int]:
+    @functools.cached_property
+    def ranks(self) -> dict[Tag, int]:
         return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
+
+    @functools.cached_property
+    def platforms(self) -> frozenset[str]:
+        return frozenset(tag.platform for tag in self.tags)
 
 
 def linux_platforms(arch: str, glibc: tuple[int, int] | None, musl: tuple[int, int] | None) -> list[str]:
@@ -248,12 +254,12 @@ class Candidate:
 
 def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[Candidate]]:
     """Files pip would consider here (its LinkEvaluator), and those left out only by Requires-Python."""
-    ranks = target.rank()
+    ranks, platforms = target.ranks, target.platforms
     name = canonicalize_name(project.name)
     out: list[Candidate] = []
     python_misfits: list[Candidate] = []
     for file in dict.fromkeys(project.files):
-        candidate = _candidate(file, name, ranks)
+        candidate = _candidate(file, name, ranks, platforms)
         if candidate is None:
             continue
         if file.requires_python and not _admits(file.requires_python, target.python):
@@ -263,28 +269,57 @@ def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[
     return out, python_misfits
 
 
-def _candidate(file: IndexFile, name: str, ranks: dict[Tag, int]) -> Candidate | None:
+def _candidate(file: IndexFile, name: str, ranks: dict[Tag, int], platforms: frozenset[str]) -> Candidate | None:
     if file.filename.endswith(".whl"):
-        try:
-            wheel_name, version, build, tags = parse_wheel_filename(file.filename)
-        except (InvalidWheelFilename, InvalidVersion):
+        # The platform part alone rules out most files (torch's for other systems) before a full parse.
+        if platforms.isdisjoint(file.filename[:-4].rpartition("-")[2].split(".")):
             return None
+        parsed = _parse_wheel(file.filename)
+        if parsed is None:
+            return None
+        wheel_name, version, build, tags = parsed
         fitting = [ranks[t] for t in tags if t in ranks]
         if wheel_name != name or not fitting:
             return None
         return Candidate(file, version, min(fitting), build)
-    suffix = next((s for s in SDIST_SUFFIXES if file.filename.lower().endswith(s)), None)
+    version = _sdist_version(file.filename, name)
+    return None if version is None else Candidate(file, version, None)
+
+
+@functools.lru_cache(maxsize=None)
+def _parse_wheel(filename: str):
+    try:
+        return parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _sdist_version(filename: str, name: str) -> Version | None:
+    suffix = next((s for s in SDIST_SUFFIXES if filename.lower().endswith(s)), None)
     if suffix is None:
         return None
-    stem = file.filename[: -len(suffix)]
+    stem = filename[: -len(suffix)]
     version_text = next((stem[i + 1:] for i, c in enumerate(stem) if c == "-" and canonicalize_name(stem[:i]) == name),
                         None)
     if not version_text or _PY_SUFFIX.search(version_text):
         return None  # not this project's, or a file for one Python version only
-    try:
-        return Candidate(file, Version(version_text), None)
-    except InvalidVersion:
-        return None
+    return _version(version_text)
+
+
+def _release_of(filename: str, name: str) -> Version | None:
+    """The version a file belongs to, whatever its tags (cheap: no tag parsing)."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
+            return None
+        return _version(parts[1])
+    return _sdist_version(filename, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _canonical(text: str) -> str:
+    return canonicalize_name(text)
 
 
 def best(found: list[Candidate], specifier: SpecifierSet, tag_count: int) -> Candidate | None:
@@ -336,30 +371,17 @@ def _missed(project: Project, target: Target, chosen: Candidate | None, python_m
             specifier: SpecifierSet) -> tuple[str | None, str]:
     """The newest final release when it is not what this target gets, and why: (version, ' (newer ... )')."""
     name = canonicalize_name(project.name)
-    releases = [c for c in (_candidate(f, name, _ANY_TAG) for f in project.files)
-                if c is not None and not c.file.yanked and not c.version.is_prerelease and c.version in specifier]
+    versions = {_release_of(f.filename, name) for f in project.files if not f.yanked}
+    releases = [v for v in versions if v is not None and not v.is_prerelease and v in specifier]
     if not releases:
         return None, ""
-    newest = max(c.version for c in releases)
+    newest = max(releases)
     if chosen is not None and chosen.version >= newest:
         return None, ""
     too_new = [c for c in python_misfits if c.version == newest]
     if too_new:
         return str(newest), f" (newer {newest} needs Python {too_new[0].file.requires_python})"
     return str(newest), f" (newer {newest} has no file for {target.description})"
-
-
-class _AnyTag(dict):
-    """A rank table every tag is in: used to read a wheel's version whatever its tags."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __getitem__(self, key: Tag) -> int:
-        return 0
-
-
-_ANY_TAG = _AnyTag()
 
 
 def wheel_fits(filename: str, target: Target | str) -> bool:
@@ -373,6 +395,7 @@ def wheel_fits(filename: str, target: Target | str) -> bool:
     return not tags.isdisjoint(target.tags)
 
 
+@functools.lru_cache(maxsize=None)
 def _admits(requires_python: str, python: Version) -> bool:
     try:
         return SpecifierSet(requires_python).contains(python, prereleases=True)
@@ -380,6 +403,7 @@ def _admits(requires_python: str, python: Version) -> bool:
         return True  # pip ignores an invalid Requires-Python too
 
 
+@functools.lru_cache(maxsize=None)
 def _version(text: str | None) -> Version | None:
     try:
         return Version(text) if text else None
@@ -424,10 +448,11 @@ def metadata_from_zip_tail(tail: bytes, read_range: Callable[[int, int], bytes])
     if directory_offset == 0xFFFFFFFF:
         raise ValueError("a zip64 wheel")
     tail_offset = directory_offset + directory_size - at  # the end record follows the central directory
-    if directory_offset >= tail_offset:
-        directory = tail[directory_offset - tail_offset: directory_offset - tail_offset + directory_size]
-    else:
-        directory = read_range(directory_offset, directory_offset + directory_size - 1)
+
+    def read(start: int, end: int) -> bytes:  # from the tail when it holds the bytes: dist-info comes last
+        return tail[start - tail_offset: end - tail_offset + 1] if start >= tail_offset else read_range(start, end)
+
+    directory = read(directory_offset, directory_offset + directory_size - 1)
     position = 0
     while position + _CENTRAL.size <= len(directory):
         fields = _CENTRAL.unpack_from(directory, position)
@@ -436,10 +461,13 @@ def metadata_from_zip_tail(tail: bytes, read_range: Callable[[int, int], bytes])
         name = directory[position + _CENTRAL.size: position + _CENTRAL.size + name_len].decode("utf-8", "replace")
         position += _CENTRAL.size + name_len + extra_len + comment_len
         if name.count("/") == 1 and name.endswith(".dist-info/METADATA"):
-            header = read_range(local_offset, local_offset + _LOCAL.size - 1)
-            local = _LOCAL.unpack_from(header)
-            start = local_offset + _LOCAL.size + local[9] + local[10]
-            data = read_range(start, start + compressed - 1)
+            # One read for the local header and the data; the local extra field may differ a little.
+            chunk = read(local_offset, local_offset + _LOCAL.size + name_len + extra_len + compressed + 1024)
+            local = _LOCAL.unpack_from(chunk)
+            start = _LOCAL.size + local[9] + local[10]
+            data = chunk[start: start + compressed]
+            if len(data) != compressed:
+                data = read(local_offset + start, local_offset + start + compressed - 1)
             raw = zlib.decompress(data, -15) if method == 8 else data
             return raw.decode("utf-8", "replace")
     raise ValueError("the wheel has no .dist-info/METADATA")
@@ -535,6 +563,19 @@ class Index:
         results.update(self._each(stale, self._fetch_one))
         return results
 
+    def offers(self, names: Iterable[str], choose: Callable[[Project], Availability], *,
+               requirements: bool) -> dict[str, Availability]:
+        """Each name -> what `choose` picks from its file list (unknown, with the reason, when the index cannot
+        say), with the chosen file's Requires-Dist when `requirements`: one pipeline per project, run together."""
+        def one(name: str) -> Availability:
+            project = self.projects([name])[name]
+            if isinstance(project, str):
+                return Availability(Offer.UNKNOWN, reason=project, source=PROJECT_URL.format(name=name))
+            available = choose(project)
+            return self.read_metadata({name: available})[name] if requirements else available
+
+        return self._each(sorted({canonical_name(n) for n in names}), one)
+
     def read_metadata(self, chosen: dict[str, Availability]) -> dict[str, Availability]:
         """The chosen files' Requires-Dist, read concurrently; a failure says so in the reason."""
         wanted = [name for name, a in chosen.items() if a.kind in (Offer.WHEEL, Offer.SDIST) and a.url]
@@ -553,7 +594,7 @@ class Index:
             return {}
         if len(names) == 1:
             return {names[0]: work(names[0])}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(names))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
             return dict(zip(names, pool.map(work, names)))
 
     def _fetch_one(self, name: str) -> Project | str:

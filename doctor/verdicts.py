@@ -106,14 +106,12 @@ def _availability_finding(tool: Tool, available: Availability | None) -> Finding
         reason = available.reason if available else "the package index was not consulted"
         return Finding(Status.UNKNOWN, f"whether the package index has {tool.dist} for this machine is unknown: "
                                        f"{reason}", None, available.source if available else None)
-    # An older release than the index's newest works, but misses what the newer ones add: say which.
+    # An older release than the index's newest works, but misses what the newer ones add; the reason names it.
     usable = Status.OK if available.newest is None else Status.CAVEATS
-    older = (f"; pip installs {tool.dist} {available.version} here, not the newest, {available.newest}"
-             if available.newest else "")
     if available.kind is Offer.WHEEL:
-        return Finding(usable, available.reason + older, tool.install, available.source)
+        return Finding(usable, available.reason, tool.install, available.source)
     if available.kind is Offer.SDIST and not tool.sdist_compiles:
-        return Finding(usable, f"{available.reason}; it compiles nothing at install time{older}", tool.install,
+        return Finding(usable, f"{available.reason}; it compiles nothing at install time", tool.install,
                        available.source)
     if available.kind is Offer.SDIST:
         fix = f"{tool.install}  # builds {tool.dist} {available.version} from source"

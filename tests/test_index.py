@@ -400,3 +400,17 @@ def test_mlx_on_macos_13_gets_the_last_release_with_macos_13_wheels_not_a_contra
 def test_the_fix_for_a_source_build_offers_the_older_wheel_and_says_so():
     verdict = _judge("xformers", X86_OLD_GLIBC)
     assert any("--only-binary xformers" in f and "older wheel" in f for f in verdict.fixes), verdict.fixes
+
+
+def test_a_check_with_torch_installed_reads_vllms_pin_from_its_wheel_as_a_caveat():
+    from aidoctor.doctor.check import judge, select_tools
+    from aidoctor.doctor.rules import Status
+
+    from aidoctor.doctor.profiles import load
+
+    index = Index(FIXTURES / "cache", offline=True)
+    spark = replace(load("dgx-spark").machine, packages={"torch": "2.15.0"})
+    verdict = judge(spark, select_tools(("vllm",)), index)[0]
+    assert verdict.status is Status.CAVEATS
+    assert any("torch==2.14.0" in r and "replace the installed torch 2.15.0" in r for r in verdict.reasons), \
+        verdict.reasons
