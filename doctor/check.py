@@ -135,7 +135,8 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
     target = target_for(machine)
     # A chosen file's own pins matter only against what is installed: with nothing watched installed, skip them.
     pins_matter = any(name in (machine.packages or {}) for name in watched_dists())
-    chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target),
+    choice = target.key() if not isinstance(target, str) else "unknown-target"
+    chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target), choice,
                           requirements=pins_matter) if wanted else {}
     return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists()) for tool in tools)
 

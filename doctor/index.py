@@ -22,6 +22,7 @@ import concurrent.futures
 import email.parser
 import enum
 import functools
+import hashlib
 import json
 import os
 import re
@@ -31,16 +32,17 @@ import tempfile
 import threading
 import time
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import quote, urljoin
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
-from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_wheel_filename)
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from . import __version__
 from .facts import Machine, canonical_name
 
 # AIDOCTOR_INDEX_URL points at a mirror that serves the Simple API as PEP 691 JSON (pip's --index-url).
@@ -101,7 +103,7 @@ class Availability:
     kind: Offer
     version: str | None = None
     filename: str | None = None
-    requires_dist: tuple[str, ...] = ()  # of the chosen file itself; () until `Index.read_metadata` fills it
+    requires_dist: tuple[str, ...] | None = None  # of the chosen file itself; None until read (or unreadable)
     reason: str = ""
     source: str | None = None
     url: str | None = None
@@ -111,6 +113,16 @@ class Availability:
 
     def to_json(self) -> dict:
         return {"kind": self.kind.value, "version": self.version, "filename": self.filename, "reason": self.reason}
+
+    def to_cache(self) -> dict:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "kind": self.kind.value}
+
+    @classmethod
+    def from_cache(cls, data: dict) -> Availability:
+        older = data["older_wheel"]
+        requires = data["requires_dist"]
+        return cls(**{**data, "kind": Offer(data["kind"]), "older_wheel": tuple(older) if older else None,
+                      "requires_dist": None if requires is None else tuple(requires)})
 
 
 class IndexAnswerError(ValueError):
@@ -154,9 +166,15 @@ class Target:
     tags: tuple[Tag, ...]  # most preferred first, as packaging.tags.sys_tags() orders them on that machine
     description: str
 
+    def key(self, specifier: str = "") -> str:
+        """Names a selection for this target (and this aidoctor): picks are kept under it."""
+        text = "|".join([__version__, str(CACHE_FORMAT), str(self.python), specifier, *map(str, self.tags)])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     @functools.cached_property
-    def ranks(self) -> dict[Tag, int]:
-        return {tag: i for i, tag in reversed(list(enumerate(self.tags)))}
+    def ranks(self) -> dict[tuple[str, str, str], int]:
+        """(interpreter, abi, platform) -> its position: plain tuples, cheaper than Tag objects per file."""
+        return {(tag.interpreter, tag.abi, tag.platform): i for i, tag in reversed(list(enumerate(self.tags)))}
 
     @functools.cached_property
     def platforms(self) -> frozenset[str]:
@@ -269,10 +287,11 @@ def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[
     return out, python_misfits
 
 
-def _candidate(file: IndexFile, name: str, ranks: dict[Tag, int], platforms: frozenset[str]) -> Candidate | None:
+def _candidate(file: IndexFile, name: str, ranks: dict[tuple[str, str, str], int],
+               platforms: frozenset[str]) -> Candidate | None:
     if file.filename.endswith(".whl"):
         # The platform part alone rules out most files (torch's for other systems) before a full parse.
-        if platforms.isdisjoint(file.filename[:-4].rpartition("-")[2].split(".")):
+        if platforms.isdisjoint(file.filename[:-4].rpartition("-")[2].lower().split(".")):
             return None
         parsed = _parse_wheel(file.filename)
         if parsed is None:
@@ -287,11 +306,26 @@ def _candidate(file: IndexFile, name: str, ranks: dict[Tag, int], platforms: fro
 
 
 @functools.lru_cache(maxsize=None)
-def _parse_wheel(filename: str):
-    try:
-        return parse_wheel_filename(filename)
-    except (InvalidWheelFilename, InvalidVersion):
+def _parse_wheel(filename: str) -> tuple[str, Version, tuple, tuple[tuple[str, str, str], ...]] | None:
+    """A wheel's name, version, build tag and expanded tags, or None when its name is invalid (PEP 427)."""
+    parts = filename[:-4].split("-")
+    if len(parts) not in (5, 6):
         return None
+    version = _version(parts[1])
+    build: tuple = ()
+    if len(parts) == 6:
+        match = _BUILD_TAG.match(parts[2])
+        if match is None:
+            return None
+        build = (int(match.group(1)), match.group(2))
+    if version is None:
+        return None
+    interpreters, abis, platforms = (part.lower().split(".") for part in parts[-3:])
+    return (_canonical(parts[0]), version, build,
+            tuple((i, a, p) for i in interpreters for a in abis for p in platforms))
+
+
+_BUILD_TAG = re.compile(r"(\d+)(.*)$")
 
 
 @functools.lru_cache(maxsize=None)
@@ -300,8 +334,9 @@ def _sdist_version(filename: str, name: str) -> Version | None:
     if suffix is None:
         return None
     stem = filename[: -len(suffix)]
-    version_text = next((stem[i + 1:] for i, c in enumerate(stem) if c == "-" and canonicalize_name(stem[:i]) == name),
-                        None)
+    # pip's split: the first dash whose prefix is the project's name (normalising only shortens a name).
+    version_text = next((stem[i + 1:] for i in range(len(name), len(stem)) if stem[i] == "-"
+                         and _canonical(stem[:i]) == name), None)
     if not version_text or _PY_SUFFIX.search(version_text):
         return None  # not this project's, or a file for one Python version only
     return _version(version_text)
@@ -473,6 +508,10 @@ def metadata_from_zip_tail(tail: bytes, read_range: Callable[[int, int], bytes])
     raise ValueError("the wheel has no .dist-info/METADATA")
 
 
+def _needs_metadata(available: Availability) -> bool:
+    return available.kind in (Offer.WHEEL, Offer.SDIST) and available.url is not None
+
+
 # -- the side effects: HTTP (one session) and the cache directory --
 
 
@@ -563,22 +602,67 @@ class Index:
         results.update(self._each(stale, self._fetch_one))
         return results
 
-    def offers(self, names: Iterable[str], choose: Callable[[Project], Availability], *,
+    def offers(self, names: Iterable[str], choose: Callable[[Project], Availability], choice: str, *,
                requirements: bool) -> dict[str, Availability]:
         """Each name -> what `choose` picks from its file list (unknown, with the reason, when the index cannot
-        say), with the chosen file's Requires-Dist when `requirements`: one pipeline per project, run together."""
+        say), with the chosen file's Requires-Dist when `requirements`: one pipeline per project, run together.
+
+        `choice` names what `choose` does (the target and specifier: `Target.key`): its pick is kept beside the
+        file list it came from, so a warm check reads one small file per tool instead of every file list.
+        """
         def one(name: str) -> Availability:
+            kept = self._read_pick(name, choice)
+            if kept is not None and (not requirements or not _needs_metadata(kept) or kept.requires_dist is not None):
+                return kept
             project = self.projects([name])[name]
             if isinstance(project, str):
                 return Availability(Offer.UNKNOWN, reason=project, source=PROJECT_URL.format(name=name))
             available = choose(project)
-            return self.read_metadata({name: available})[name] if requirements else available
+            if requirements:
+                available = self.read_metadata({name: available})[name]
+            self._write_pick(name, choice, available)
+            return available
 
-        return self._each(sorted({canonical_name(n) for n in names}), one)
+        names = sorted({canonical_name(n) for n in names})
+        if self.offline or all(self._fresh(name) for name in names):
+            return {name: one(name) for name in names}  # all from the cache: threads would only add their cost
+        return self._each(names, one)
+
+    def _pick_file(self, name: str, choice: str) -> Path:
+        return self.cache_dir / "picks" / f"{name}.{choice}.json"
+
+    def _read_pick(self, name: str, choice: str) -> Availability | None:
+        """A kept pick, if the file list it came from is the one in the cache now and is still usable."""
+        try:
+            listed = self._cache_file(name).stat().st_mtime
+            data = json.loads(self._pick_file(name, choice).read_text())
+            if data["format"] != CACHE_FORMAT or data["list_mtime"] != listed:
+                return None
+            if not self.offline and self.now() - listed >= CACHE_TTL_S:
+                return None
+            return Availability.from_cache(data["availability"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_pick(self, name: str, choice: str, available: Availability) -> None:
+        if available.kind is Offer.UNKNOWN:
+            return  # only settled answers are kept
+        try:
+            listed = self._cache_file(name).stat().st_mtime
+        except OSError:
+            return
+        self._write(self._pick_file(name, choice), json.dumps({
+            "format": CACHE_FORMAT, "list_mtime": listed, "availability": available.to_cache()}))
+
+    def _fresh(self, name: str) -> bool:
+        try:
+            return self.now() - self._cache_file(name).stat().st_mtime < CACHE_TTL_S
+        except OSError:
+            return False
 
     def read_metadata(self, chosen: dict[str, Availability]) -> dict[str, Availability]:
         """The chosen files' Requires-Dist, read concurrently; a failure says so in the reason."""
-        wanted = [name for name, a in chosen.items() if a.kind in (Offer.WHEEL, Offer.SDIST) and a.url]
+        wanted = [name for name, a in chosen.items() if _needs_metadata(a)]
         read = self._each(wanted, lambda name: self._metadata(chosen[name]))
         out = dict(chosen)
         for name, result in read.items():

@@ -203,7 +203,7 @@ def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machin
                             watched: frozenset[str]) -> list[Finding]:
     """Pins of the release pip would install that would replace what is installed (torch above all)."""
     findings = []
-    for requirement in _applicable(candidate.requires_dist, machine, watched):
+    for requirement in _applicable(candidate.requires_dist or (), machine, watched):
         name = canonical_name(requirement.name)
         have = (machine.packages or {}).get(name)
         if have is not None and not requirement.specifier.contains(have, prereleases=True):
