@@ -414,3 +414,30 @@ def test_a_check_with_torch_installed_reads_vllms_pin_from_its_wheel_as_a_caveat
     assert verdict.status is Status.CAVEATS
     assert any("torch==2.14.0" in r and "replace the installed torch 2.15.0" in r for r in verdict.reasons), \
         verdict.reasons
+
+
+def test_a_warm_check_reads_kept_picks_and_a_new_file_list_replaces_them(tmp_path):
+    raw = (FIXTURES / "raw-flash-attn.json").read_text()
+    calls = []
+
+    def fetch(url: str, timeout: float) -> str:
+        calls.append(url)
+        return raw
+
+    target = target_for(SPARK)
+    index = Index(tmp_path, fetch=fetch)
+    first = index.offers(["flash-attn"], lambda p: select(p, SPARK, target), target.key(), requirements=False)
+    kept = tmp_path / "index" / "picks" / f"flash-attn.{target.key()}.json"
+    assert kept.exists() and first["flash-attn"].kind is Offer.SDIST
+
+    def never_choose(project: Project):
+        raise AssertionError("a kept pick must be used")
+
+    again = index.offers(["flash-attn"], never_choose, target.key(), requirements=False)
+    assert again == first and len(calls) == 1
+    other = target_for(ORIN)
+    assert other.key() != target.key()  # another machine's pick is its own
+    list_file = tmp_path / "index" / "flash-attn.json"
+    os.utime(list_file, (list_file.stat().st_mtime + 1,) * 2)  # the file list was fetched again since
+    with pytest.raises(AssertionError, match="a kept pick must be used"):
+        index.offers(["flash-attn"], never_choose, target.key(), requirements=False)  # so it is chosen anew
