@@ -19,11 +19,11 @@ from ..recipes import all_tools, watched_dists
 from . import __version__, probes
 from .probes import pyenv
 from .errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
-from .facts import Machine
-from .index import Index, select, target_for
+from .facts import Machine, canonical_name
+from .index import Availability, Index, Target, select, target_for
 from .rules import Status, Tool
 from .system import LiveSystem, System
-from .verdicts import Verdict, evaluate
+from .verdicts import Verdict, evaluate, replacements_needed
 
 SCHEMA = "aidoctor.report/1"
 MAX_FACTS_FILE_BYTES = 16 << 20
@@ -138,7 +138,27 @@ def judge(machine: Machine, tools: list[Tool], index: Index) -> tuple[Verdict, .
     choice = target.key() if not isinstance(target, str) else "unknown-target"
     chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target), choice,
                           requirements=pins_matter) if wanted else {}
-    return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists()) for tool in tools)
+    replacing = _replacements(machine, chosen, index, target) if pins_matter else {}
+    return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists(), replacing) for tool in tools)
+
+
+def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: Index,
+                  target: Target | str) -> dict[str, Verdict]:
+    """For each pin of a chosen file that the installed packages miss (vllm's torch==2.14.0 beside torch 2.15.0):
+    the verdict on what pip would install for that pin here, judged as if it were not installed."""
+    by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
+    pins = {str(r): r for available in chosen.values()
+            for r in replacements_needed(available, machine, watched_dists()) if canonical_name(r.name) in by_dist}
+    out = {}
+    for text, requirement in pins.items():
+        name = canonical_name(requirement.name)
+        spec = str(requirement.specifier)
+        choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
+        offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
+                               requirements=False)[name]
+        without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != name})
+        out[text] = evaluate(by_dist[name], without, offered, watched_dists())
+    return out
 
 
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -43,12 +44,14 @@ class Verdict:
 
 
 def evaluate(tool: Tool, machine: Machine, available: Availability | None = None,
-             watched: frozenset[str] = frozenset()) -> Verdict:
+             watched: frozenset[str] = frozenset(), replacing: Mapping[str, Verdict] | None = None) -> Verdict:
     """Judge `tool` on `machine`.
 
     `available` is what the index offers here (ignored when the tool is
     installed); `watched` names the distributions whose pins in the tool's
-    metadata are checked against what is installed (torch and the other tools).
+    metadata are checked against what is installed (torch and the other tools);
+    `replacing` maps such a pin (its requirement text) to the verdict on what pip
+    would install for it here, when that was looked up (`replacements_needed`).
     """
     installed = None if machine.packages is None else machine.packages.get(tool.dist_name)
     findings: list[Finding] = []
@@ -69,7 +72,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
                 finding = Finding(finding.status, finding.msg, None, finding.source)  # a rule's fix is more exact
             findings.append(finding)
             if candidate is not None:
-                findings += _candidate_requirements(tool, candidate, machine, watched)
+                findings += _candidate_requirements(tool, candidate, machine, watched, replacing or {})
         elif not findings:
             findings.append(Finding(Status.UNKNOWN, f"{tool.id} is not on the package index and no rule "
                                                     "says how to get it here", None, None))
@@ -199,20 +202,40 @@ def _installed_requirements(tool: Tool, installed: str, machine: Machine, watche
     return findings
 
 
-def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machine,
-                            watched: frozenset[str]) -> list[Finding]:
-    """Pins of the release pip would install that would replace what is installed (torch above all)."""
-    findings = []
+def replacements_needed(candidate: Availability, machine: Machine, watched: frozenset[str]) -> list[Requirement]:
+    """Pins of the release pip would install that the installed distributions do not meet."""
+    out = []
     for requirement in _applicable(candidate.requires_dist or (), machine, watched):
-        name = canonical_name(requirement.name)
-        have = (machine.packages or {}).get(name)
+        have = (machine.packages or {}).get(canonical_name(requirement.name))
         if have is not None and not requirement.specifier.contains(have, prereleases=True):
-            findings.append(Finding(
-                Status.CAVEATS,
-                f"{tool.id} {candidate.version} requires {requirement}: pip would replace the installed "
-                f"{name} {have}",
-                f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements",
-                candidate.source))
+            out.append(requirement)
+    return out
+
+
+def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machine, watched: frozenset[str],
+                            replacing: Mapping[str, Verdict]) -> list[Finding]:
+    """Pins of the release pip would install that would replace what is installed (torch above all): caveats,
+    saying what pip would bring instead and whether that works here; unsupported only when it cannot."""
+    findings = []
+    for requirement in replacements_needed(candidate, machine, watched):
+        name = canonical_name(requirement.name)
+        have = (machine.packages or {})[name]
+        status, brings = Status.CAVEATS, ""
+        instead = replacing.get(str(requirement))
+        if instead is not None and instead.available is not None:
+            offered = instead.available
+            what = offered.filename or f"no {name} file ({offered.reason})"
+            if instead.status is Status.UNSUPPORTED:
+                status = Status.UNSUPPORTED
+                brings = f" with {what}, which cannot work here: {instead.reasons[0]}"
+            else:
+                brings = f" with {what} ({name}'s verdict for it here: {instead.status.value})"
+        findings.append(Finding(
+            status,
+            f"{tool.id} {candidate.version} requires {requirement}: pip would replace the installed {name} {have}"
+            f"{brings}",
+            f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements",
+            candidate.source))
     return findings
 
 

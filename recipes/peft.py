@@ -7,11 +7,11 @@ A pure-Python wheel that runs wherever torch does (CUDA, MPS, CPU); peft
 from __future__ import annotations
 
 from ..doctor.recipe import Recipe
-from ..doctor.rules import Tool, conflicts, installed, version
+from ..doctor.rules import Tool, conflicts, installed, is_installed, version
 
 RULES = (
     conflicts(
-        when=version(">=0.21") & installed("torch", "<1.13"),
+        when=version(">=0.21") & is_installed() & installed("torch", "<1.13"),
         msg="peft 0.21 needs torch 1.13 or later; an older torch is installed",
         fix='pip install -U "torch>=1.13"',
         source="https://pypi.org/project/peft/0.21.2/"),

@@ -58,7 +58,7 @@ RULES = (
 
     # -- the versions unsloth 2026.10.9 declares --
     conflicts(
-        when=PINNED & installed("torch", ">=2.15"),
+        when=PINNED & is_installed() & installed("torch", ">=2.15"),
         msg="unsloth 2026.10.9 (and unsloth-zoo) declare torch >= 2.4, < 2.15; torch 2.15 or later is installed",
         fix='pip install "torch>=2.4,<2.15"',
         source=SRC_PYPI),

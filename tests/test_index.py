@@ -412,8 +412,9 @@ def test_a_check_with_torch_installed_reads_vllms_pin_from_its_wheel_as_a_caveat
     spark = replace(load("dgx-spark").machine, packages={"torch": "2.15.0"})
     verdict = judge(spark, select_tools(("vllm",)), index)[0]
     assert verdict.status is Status.CAVEATS
-    assert any("torch==2.14.0" in r and "replace the installed torch 2.15.0" in r for r in verdict.reasons), \
-        verdict.reasons
+    assert any("torch==2.14.0" in r and "replace the installed torch 2.15.0 with "
+               "torch-2.14.0-cp312-cp312-manylinux_2_28_aarch64.whl (torch's verdict for it here: ok)" in r
+               for r in verdict.reasons), verdict.reasons
 
 
 def test_a_warm_check_reads_kept_picks_and_a_new_file_list_replaces_them(tmp_path):

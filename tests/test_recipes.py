@@ -570,11 +570,17 @@ def test_axolotl_on_orin_is_unsupported():
     assert any("Python 3.12" in r and "3.10" in r for r in v.reasons)
 
 
-def test_axolotl_with_torch_215_is_unsupported():
+def test_axolotl_with_torch_215_is_unsupported_once_installed_and_a_caveat_before():
     machine = with_torch(H100, "2.15.0+cu132", "13.2", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"))
-    v = verdict("axolotl", "h100", machine)
-    assert v.status is Status.UNSUPPORTED
-    assert 'pip install "torch>=2.13,<2.15"' in v.fixes
+    installed = verdict("axolotl", "h100", dataclasses.replace(machine, packages={**machine.packages,
+                                                                                  "axolotl": "0.21.0"}))
+    assert installed.status is Status.UNSUPPORTED
+    assert 'pip install "torch>=2.13,<2.15"' in installed.fixes
+    # Before the install pip would bring a torch the wheel accepts (its own metadata pins it): a caveat.
+    offered = dataclasses.replace(available("axolotl", "h100"), requires_dist=("torch<2.15.0,>=2.13.0",))
+    before = verdict("axolotl", "h100", machine, offered)
+    assert before.status is Status.CAVEATS
+    assert any("pip would replace the installed torch 2.15.0+cu132" in r for r in before.reasons)
 
 
 def test_axolotl_on_h100_is_ok():
