@@ -166,6 +166,10 @@ class Target:
     tags: tuple[Tag, ...]  # most preferred first, as packaging.tags.sys_tags() orders them on that machine
     description: str
 
+    @property
+    def short_python(self) -> str:
+        return f"{self.python.major}.{self.python.minor}"
+
     def key(self, specifier: str = "") -> str:
         """Names a selection for this target (and this aidoctor): picks are kept under it."""
         text = "|".join([__version__, str(CACHE_FORMAT), str(self.python), specifier, *map(str, self.tags)])
@@ -277,7 +281,7 @@ def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[
     out: list[Candidate] = []
     python_misfits: list[Candidate] = []
     for file in dict.fromkeys(project.files):
-        candidate = _candidate(file, name, ranks, platforms)
+        candidate = _candidate(file, name, ranks, platforms, target.short_python)
         if candidate is None:
             continue
         if file.requires_python and not _admits(file.requires_python, target.python):
@@ -288,7 +292,7 @@ def candidates(project: Project, target: Target) -> tuple[list[Candidate], list[
 
 
 def _candidate(file: IndexFile, name: str, ranks: dict[tuple[str, str, str], int],
-               platforms: frozenset[str]) -> Candidate | None:
+               platforms: frozenset[str], python: str) -> Candidate | None:
     if file.filename.endswith(".whl"):
         # The platform part alone rules out most files (torch's for other systems) before a full parse.
         if platforms.isdisjoint(file.filename[:-4].rpartition("-")[2].lower().split(".")):
@@ -301,7 +305,7 @@ def _candidate(file: IndexFile, name: str, ranks: dict[tuple[str, str, str], int
         if wheel_name != name or not fitting:
             return None
         return Candidate(file, version, min(fitting), build)
-    version = _sdist_version(file.filename, name)
+    version = _sdist_version(file.filename, name, python)
     return None if version is None else Candidate(file, version, None)
 
 
@@ -329,7 +333,9 @@ _BUILD_TAG = re.compile(r"(\d+)(.*)$")
 
 
 @functools.lru_cache(maxsize=None)
-def _sdist_version(filename: str, name: str) -> Version | None:
+def _sdist_version(filename: str, name: str, python: str | None) -> Version | None:
+    """An sdist's version from its name as pip reads it; python ("3.12") drops a "-py3.8" file for another Python
+    (None: any)."""
     suffix = next((s for s in SDIST_SUFFIXES if filename.lower().endswith(s)), None)
     if suffix is None:
         return None
@@ -337,8 +343,13 @@ def _sdist_version(filename: str, name: str) -> Version | None:
     # pip's split: the first dash whose prefix is the project's name (normalising only shortens a name).
     version_text = next((stem[i + 1:] for i in range(len(name), len(stem)) if stem[i] == "-"
                          and _canonical(stem[:i]) == name), None)
-    if not version_text or _PY_SUFFIX.search(version_text):
-        return None  # not this project's, or a file for one Python version only
+    if not version_text:
+        return None  # not this project's
+    only_for = _PY_SUFFIX.search(version_text)
+    if only_for is not None:
+        if python is not None and only_for.group(1) != python:
+            return None
+        version_text = version_text[: only_for.start()]
     return _version(version_text)
 
 
@@ -349,7 +360,7 @@ def _release_of(filename: str, name: str) -> Version | None:
         if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
             return None
         return _version(parts[1])
-    return _sdist_version(filename, name)
+    return _sdist_version(filename, name, None)
 
 
 @functools.lru_cache(maxsize=None)
@@ -378,10 +389,11 @@ def select(project: Project, machine: Machine, target: Target | str | None = Non
     newest, newer = _missed(project, target, chosen, python_misfits, specifier)
     if chosen is None:
         if python_misfits:
-            floor = max(python_misfits, key=lambda c: c.version).file.requires_python
+            newest_misfit = max(python_misfits, key=lambda c: c.version)
             return Availability(Offer.NONE, reason=f"every release of {wanted} with a file for this platform "
-                                                   f"needs another Python than {target.python} (the newest: "
-                                                   f"{floor})", source=source)
+                                                   f"needs another Python than {target.python} (the newest, "
+                                                   f"{newest_misfit.version}, needs Python "
+                                                   f"{newest_misfit.file.requires_python})", source=source)
         return Availability(Offer.NONE, reason=f"no release of {wanted} on the package index has a wheel or "
                                                f"source distribution for {target.description}", source=source)
     version = str(chosen.version)
@@ -393,8 +405,8 @@ def select(project: Project, machine: Machine, target: Target | str | None = Non
                             reason=f"wheel {chosen.file.filename} on the package index{yanked}{newer}", **common)
     wheels = [c for c in found if c.is_wheel]
     older = best(wheels, specifier, len(target.tags))
-    older_note = (f"; the newest wheel for it is {older.version} ({older.file.filename})" if older is not None
-                  else "")
+    older_note = (f"; the newest wheel for this platform is {older.version} ({older.file.filename})" if older
+                  is not None else "")
     return Availability(Offer.SDIST, filename=chosen.file.filename,
                         older_wheel=(str(older.version), older.file.filename) if older is not None else None,
                         reason=f"no wheel of {project.name} {version} for {target.description} on the package "

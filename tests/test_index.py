@@ -188,6 +188,8 @@ def test_files_of_other_projects_and_odd_names_are_not_candidates():
     files = _files("demo_extra-9.0-py3-none-any.whl", "demo-9.0.exe", "demo-9.0-py3.8.tar.gz",
                    "demo-notaversion.tar.gz", "demo-1.0.zip")
     assert _all_orders(files, X86) == {"demo-1.0.zip"}
+    # pip's "-py3.8" suffix: the file is for that Python only (its pattern knows one-digit minors alone)
+    assert _all_orders(_files("demo-9.0-py3.8.tar.gz", "demo-1.0.zip"), JETPACK5) == {"demo-9.0-py3.8.tar.gz"}
 
 
 # -- a file's own metadata --
