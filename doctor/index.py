@@ -110,6 +110,7 @@ class Availability:
     has_metadata: bool = False
     older_wheel: tuple[str, str] | None = None  # (version, filename): the best wheel when pip would build an sdist
     newest: str | None = None  # the newest release on the index, when it is not the one this machine gets
+    requires_unknown: str | None = None  # why requires_dist cannot be read, when the index's answer says so
 
     def to_json(self) -> dict:
         return {"kind": self.kind.value, "version": self.version, "filename": self.filename, "reason": self.reason}
@@ -403,7 +404,7 @@ def select(project: Project, machine: Machine, target: Target | str | None = Non
     if chosen.is_wheel:
         return Availability(Offer.WHEEL, filename=chosen.file.filename,
                             reason=f"wheel {chosen.file.filename} on the package index{yanked}{newer}", **common)
-    wheels = [c for c in found if c.is_wheel]
+    wheels = [c for c in found if c.is_wheel and not c.version.is_prerelease]  # worth pinning instead of a build
     older = best(wheels, specifier, len(target.tags))
     older_note = (f"; the newest wheel for this platform is {older.version} ({older.file.filename})" if older
                   is not None else "")
@@ -520,6 +521,10 @@ def metadata_from_zip_tail(tail: bytes, read_range: Callable[[int, int], bytes])
     raise ValueError("the wheel has no .dist-info/METADATA")
 
 
+class _Settled(str):
+    """A reason the metadata cannot be read that comes from the index's answer, not from the network."""
+
+
 def _needs_metadata(available: Availability) -> bool:
     return available.kind in (Offer.WHEEL, Offer.SDIST) and available.url is not None
 
@@ -624,7 +629,8 @@ class Index:
         """
         def one(name: str) -> Availability:
             kept = self._read_pick(name, choice)
-            if kept is not None and (not requirements or not _needs_metadata(kept) or kept.requires_dist is not None):
+            if kept is not None and (not requirements or not _needs_metadata(kept) or kept.requires_dist is not None
+                                     or kept.requires_unknown is not None):
                 return kept
             project = self.projects([name])[name]
             if isinstance(project, str):
@@ -632,7 +638,9 @@ class Index:
             available = choose(project)
             if requirements:
                 available = self.read_metadata({name: available})[name]
-            self._write_pick(name, choice, available)
+            if not (requirements and _needs_metadata(available) and available.requires_dist is None
+                    and available.requires_unknown is None):  # a network failure is not kept: try again next time
+                self._write_pick(name, choice, available)
             return available
 
         names = sorted({canonical_name(n) for n in names})
@@ -682,7 +690,8 @@ class Index:
             if isinstance(result, tuple):
                 out[name] = replace(available, requires_dist=result)
             else:
-                out[name] = replace(available, reason=f"{available.reason}; its requirements are unknown ({result})")
+                out[name] = replace(available, reason=f"{available.reason}; its requirements are unknown ({result})",
+                                    requires_unknown=result if isinstance(result, _Settled) else None)
         return out
 
     def _each(self, names: list[str], work: Callable[[str], object]) -> dict:
@@ -711,6 +720,7 @@ class Index:
         return project
 
     def _metadata(self, available: Availability) -> tuple[str, ...] | str:
+        """Requires-Dist, or why not: a _Settled reason when the index's answer itself says so."""
         cache = self.cache_dir / "metadata" / f"{available.filename}.metadata"
         try:
             return parse_requires_dist(cache.read_text(encoding="utf-8"))
@@ -720,7 +730,9 @@ class Index:
             return "offline and its metadata is not cached"
         try:
             text = self._read_file_metadata(available)
-        except Exception as exc:  # network and format errors alike: the verdict stands, its pins are unknown
+        except (LookupError, ValueError, KeyError, TypeError) as exc:  # an answer: 404, not a zip, no metadata
+            return _Settled(f"its metadata could not be read: {type(exc).__name__}: {str(exc)[:120]}")
+        except Exception as exc:  # network errors of every kind: the verdict stands, its pins are unknown
             return f"its metadata could not be read: {type(exc).__name__}: {str(exc)[:120]}"
         self._write(cache, text)
         return parse_requires_dist(text)
@@ -734,11 +746,16 @@ class Index:
             tail = self.fetch_range(url, self.timeout, f"-{TAIL_BYTES}")
             return metadata_from_zip_tail(tail, lambda start, end: self.fetch_range(url, self.timeout,
                                                                                     f"{start}-{end}"))
-        # An sdist's metadata is what the build will produce; the index's release JSON carries it.
-        api = self.index_url.removesuffix("/simple") + "/pypi"
-        data = json.loads(self.fetch(f"{api}/{quote(self._name_of(available))}/{available.version}/json",
-                                     self.timeout))
-        return "".join(f"Requires-Dist: {r}\n" for r in data["info"].get("requires_dist") or ())
+        # An sdist's metadata is what the build will produce; the index's release JSON carries it (the project's
+        # JSON when the index serves no per-release one and the chosen release is its latest).
+        api = f"{self.index_url.removesuffix('/simple')}/pypi/{quote(self._name_of(available))}"
+        try:
+            info = json.loads(self.fetch(f"{api}/{available.version}/json", self.timeout))["info"]
+        except LookupError:
+            info = json.loads(self.fetch(f"{api}/json", self.timeout))["info"]
+            if info.get("version") != available.version:
+                raise LookupError(f"no release JSON for {available.version}") from None
+        return "".join(f"Requires-Dist: {r}\n" for r in info.get("requires_dist") or ())
 
     @staticmethod
     def _name_of(available: Availability) -> str:
