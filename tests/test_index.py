@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,12 @@ X86 = Machine(os="linux", arch="x86_64", glibc="2.39", python="3.12.3")
 X86_OLD_GLIBC = Machine(os="linux", arch="x86_64", glibc="2.17", python="3.12.3")
 ALPINE = Machine(os="linux", arch="x86_64", libc="musl", musl="1.2.5", python="3.12.8")
 FREE_THREADED = Machine(os="linux", arch="x86_64", glibc="2.39", python="3.13.1", python_build="freethreaded")
+
+
+def recorded(tmp_path: Path) -> Index:
+    """The recorded index answers, offline, in a copy: picks kept during a test stay out of the fixtures."""
+    shutil.copytree(FIXTURES / "cache", tmp_path / "recorded")
+    return Index(tmp_path / "recorded", offline=True)
 
 
 def project(name: str) -> Project:
@@ -220,7 +227,7 @@ def test_metadata_is_read_from_a_wheel_by_ranges():
 
 
 def test_vllm_pins_torch_from_its_wheel_not_its_sdist(tmp_path):
-    index = Index(FIXTURES / "cache", offline=True)
+    index = recorded(tmp_path)
     available = pick("vllm", SPARK)
     assert available.filename.endswith("manylinux_2_28_aarch64.whl")
     read = index.read_metadata({"vllm": available})["vllm"]
@@ -347,7 +354,7 @@ def test_a_pinned_install_plans_the_pinned_file_for_another_machine(tmp_path):
 
     request = InstallRequest(tool="peft", version="0.20.0", dry_run=True, profile="dgx-spark",
                              wheelhouse=tmp_path / "wh")
-    plan = prepare(request, index=Index(FIXTURES / "cache", offline=True)).plan
+    plan = prepare(request, index=recorded(tmp_path)).plan
     assert plan.route is Route.INDEX and plan.version == "0.20.0"
     assert "peft-0.20.0-py3-none-any.whl" in plan.why and "0.21" not in plan.why
     assert not (tmp_path / "wh").exists()
@@ -368,27 +375,26 @@ def test_a_real_install_for_another_machine_is_refused_in_one_line(tmp_path):
 # -- verdicts from the pick --
 
 
-def _judge(tool: str, machine: Machine):
+def _judge(tool: str, machine: Machine, tmp_path: Path):
     from aidoctor.doctor.check import judge, select_tools
 
-    index = Index(FIXTURES / "cache", offline=True)
-    return judge(replace(machine, packages={}), select_tools((tool,)), index)[0]
+    return judge(replace(machine, packages={}), select_tools((tool,)), recorded(tmp_path))[0]
 
 
-def test_an_older_release_for_this_python_is_caveats_naming_the_newest():
+def test_an_older_release_for_this_python_is_caveats_naming_the_newest(tmp_path):
     from aidoctor.doctor.rules import Status
 
-    verdict = _judge("transformers", ORIN)
+    verdict = _judge("transformers", ORIN, tmp_path)
     assert verdict.status is Status.CAVEATS
     assert verdict.available.version == "5.20.2" and verdict.available.newest == "5.24.0"
     assert any("5.24.0 needs Python" in r for r in verdict.reasons), verdict.reasons
 
 
-def test_mlx_on_macos_13_gets_the_last_release_with_macos_13_wheels_not_a_contradiction():
+def test_mlx_on_macos_13_gets_the_last_release_with_macos_13_wheels_not_a_contradiction(tmp_path):
     from aidoctor.doctor.rules import Status
 
     ventura = Machine(os="darwin", arch="aarch64", macos="13.6", python="3.12.8", python_translated=False)
-    verdict = _judge("mlx", ventura)
+    verdict = _judge("mlx", ventura, tmp_path)
     assert verdict.available.filename == "mlx-0.29.3-cp312-cp312-macosx_13_0_arm64.whl"
     assert verdict.status is Status.CAVEATS, verdict.reasons
     assert not any("need macOS 14" in r for r in verdict.reasons)
@@ -399,18 +405,18 @@ def test_mlx_on_macos_13_gets_the_last_release_with_macos_13_wheels_not_a_contra
     assert evaluate(select_tools(("mlx",))[0], installed).status is Status.UNSUPPORTED
 
 
-def test_the_fix_for_a_source_build_offers_the_older_wheel_and_says_so():
-    verdict = _judge("xformers", X86_OLD_GLIBC)
+def test_the_fix_for_a_source_build_offers_the_older_wheel_and_says_so(tmp_path):
+    verdict = _judge("xformers", X86_OLD_GLIBC, tmp_path)
     assert any("--only-binary xformers" in f and "older wheel" in f for f in verdict.fixes), verdict.fixes
 
 
-def test_a_check_with_torch_installed_reads_vllms_pin_from_its_wheel_as_a_caveat():
+def test_a_check_with_torch_installed_reads_vllms_pin_from_its_wheel_as_a_caveat(tmp_path):
     from aidoctor.doctor.check import judge, select_tools
     from aidoctor.doctor.rules import Status
 
     from aidoctor.doctor.profiles import load
 
-    index = Index(FIXTURES / "cache", offline=True)
+    index = recorded(tmp_path)
     spark = replace(load("dgx-spark").machine, packages={"torch": "2.15.0"})
     verdict = judge(spark, select_tools(("vllm",)), index)[0]
     assert verdict.status is Status.CAVEATS
