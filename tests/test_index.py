@@ -450,3 +450,25 @@ def test_a_warm_check_reads_kept_picks_and_a_new_file_list_replaces_them(tmp_pat
     os.utime(list_file, (list_file.stat().st_mtime + 1,) * 2)  # the file list was fetched again since
     with pytest.raises(AssertionError, match="a kept pick must be used"):
         index.offers(["flash-attn"], never_choose, target.key(), requirements=False)  # so it is chosen anew
+
+
+def test_pep_658_metadata_is_fetched_when_the_index_serves_it(tmp_path):
+    """PyPI's mirror here serves no core-metadata; an index that does is asked for FILE.metadata alone."""
+    page = json.dumps({"meta": {"api-version": "1.1"}, "name": "demo", "files": [
+        {"filename": "demo-1.0-py3-none-any.whl", "url": "../../files/demo-1.0-py3-none-any.whl",
+         "core-metadata": {"sha256": "0" * 64}}]})
+    asked = []
+
+    def fetch(url: str, timeout: float) -> str:
+        asked.append(url)
+        if url.endswith(".metadata"):
+            return "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: torch==2.14.0\n"
+        return page
+
+    def no_ranges(url: str, timeout: float, byte_range: str) -> bytes:
+        raise AssertionError("no ranged reads where the index serves the metadata")
+
+    index = Index(tmp_path, fetch=fetch, fetch_range=no_ranges, index_url="https://mirror.example/simple")
+    offered = index.offers(["demo"], lambda p: select(p, SPARK), "k", requirements=True)["demo"]
+    assert offered.requires_dist == ("torch==2.14.0",)
+    assert asked[-1] == "https://mirror.example/files/demo-1.0-py3-none-any.whl.metadata"
