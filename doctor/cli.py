@@ -18,14 +18,7 @@ from typing import Callable, List, Optional
 import typer
 
 from . import __version__
-from .core.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    AidoctorError,
-)
+from .core.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AidoctorError
 from .core.paths import wheelhouse_dir
 
 app = typer.Typer(
@@ -469,6 +462,10 @@ def install(
     offline: bool = typer.Option(False, "--offline", help="Use only the wheelhouse and cached index answers."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Prove the install with the tool's training smoke test."),
     timeout: float = TimeoutOpt,
+    facts: Optional[Path] = typer.Option(None, "--facts", metavar="FILE",
+                                         help="With --dry-run: the plan for the machine a facts file describes."),
+    profile: Optional[str] = typer.Option(None, "--profile", metavar="NAME",
+                                          help="With --dry-run: the plan for a built-in profile's machine."),
 ) -> None:
     """Get a working wheel for this machine, keep it in the wheelhouse, install it without touching torch, and prove it."""
     from .install.plan import InstallRequest, Route
@@ -478,9 +475,10 @@ def install(
     from .render.terminal import console, print_json
 
     name, version = _split_version(tool)
+    _one_source(facts, profile, None)
     request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,
                              allow_torch_change=allow_torch_change, offline=offline, dry_run=dry_run, smoke=smoke,
-                             timeout=timeout)
+                             timeout=timeout, profile=profile, facts_file=facts)
     out = console()
     prepared = prepare(request)
     if dry_run:

@@ -13,15 +13,7 @@ from packaging.version import Version
 
 from ..doctor.core.facts import parse_version
 from ..doctor.core.nvidia import code_for, driver_floor, jetpack_for_l4t, parse_arch
-from ..doctor.dsl.rules import (
-    Cond,
-    Ctx,
-    check,
-    cuda_toolkit,
-    no_cuda_toolkit,
-    nvidia_gpu,
-    on_linux,
-)
+from ..doctor.dsl.rules import Cond, Ctx, check, cuda_toolkit, no_cuda_toolkit, nvidia_gpu, on_linux
 from ..doctor.dsl.tool import Protected
 
 JETSON_AI_LAB_JP6 = "https://pypi.jetson-ai-lab.io/jp6/cu126"

@@ -10,15 +10,7 @@ WSL or Docker.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
-    arch_is,
-    caveat,
-    conflicts,
-    gpu_cc,
-    installed,
-    on_linux,
-    on_macos,
-    on_windows,
-    version,
+    arch_is, caveat, conflicts, gpu_cc, installed, is_installed, on_linux, on_macos, on_windows, version,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import l4t, linux_cuda, no_gpu
@@ -49,12 +41,12 @@ RULES = (
 
     # -- the torch range 0.21.0 declares --
     conflicts(
-        when=V021 & installed("torch", ">=2.15"),
+        when=V021 & is_installed() & installed("torch", ">=2.15"),
         msg="axolotl 0.21.0 declares torch >= 2.13, < 2.15; torch 2.15 or later is installed",
         fix='pip install "torch>=2.13,<2.15"',
         source=SRC_PYPI),
     conflicts(
-        when=V021 & installed("torch", "<2.13"),
+        when=V021 & is_installed() & installed("torch", "<2.13"),
         msg="axolotl 0.21.0 declares torch >= 2.13, < 2.15; an older torch is installed",
         fix='pip install "torch>=2.13,<2.15"',
         source=SRC_PYPI),

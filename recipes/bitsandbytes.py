@@ -14,20 +14,8 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import describe, nvcc_cc, nvidia_ccs, present, thor_note
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    apple_silicon,
-    arch_is,
-    caveat,
-    conflicts,
-    cpu_feature,
-    gpu_cc,
-    installed,
-    is_installed,
-    jetson,
-    needs_build,
-    nvidia_gpu,
-    on_linux,
-    on_macos,
-    torch_cuda,
+    apple_silicon, arch_is, caveat, conflicts, cpu_feature, gpu_cc, installed, is_installed, jetson, needs_build,
+    nvidia_gpu, on_linux, on_macos, torch_cuda,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda

@@ -23,16 +23,7 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import NVCC_GB_PER_JOB, max_jobs, nvidia_ccs
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Rule,
-    caveat,
-    conflicts,
-    gpu_cc,
-    is_installed,
-    needs_build,
-    no_cuda_toolkit,
-    nvidia_gpu,
-    on_linux,
-    on_macos,
+    Rule, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos,
     torch_cpu_only,
 )
 from ..doctor.dsl.tool import Tool

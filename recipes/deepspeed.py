@@ -14,17 +14,7 @@ from ..doctor.core.facts import FactState, Machine, parse_version
 from ..doctor.dsl.buildflags import present, toolkit_version, torch_cuda_arch_list
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    Ctx,
-    arch_is,
-    caveat,
-    check,
-    gpu_cc,
-    is_installed,
-    needs_build,
-    no_cuda_toolkit,
-    on_linux,
-    on_macos,
-    on_windows,
+    Ctx, arch_is, caveat, check, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows,
     version,
 )
 from ..doctor.dsl.tool import Tool

@@ -11,28 +11,11 @@ with CUDA >= 13); 121 or 87 would give PTX only. Each nvcc job takes about
 from __future__ import annotations
 
 from ..doctor.core.facts import Machine
-from ..doctor.dsl.buildflags import (
-    CC,
-    NVCC_GB_PER_JOB,
-    NVCC_THREADS,
-    describe,
-    max_jobs,
-    nvidia_ccs,
-)
+from ..doctor.dsl.buildflags import CC, NVCC_GB_PER_JOB, NVCC_THREADS, describe, max_jobs, nvidia_ccs
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    caveat,
-    conflicts,
-    gpu_cc,
-    is_installed,
-    jetson,
-    needs_build,
-    no_cuda_toolkit,
-    nvidia_gpu,
-    on_linux,
-    on_macos,
-    on_windows,
-    torch_cpu_only,
+    caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos,
+    on_windows, torch_cpu_only,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import CUDA_TOOLKIT_FOR_TORCH, no_gpu, nvcc

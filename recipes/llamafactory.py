@@ -8,16 +8,7 @@ unless DISABLE_VERSION_CHECK=1.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import (
-    caveat,
-    conflicts,
-    installed,
-    nvidia_gpu,
-    on_linux,
-    on_macos,
-    on_windows,
-    version,
-)
+from ..doctor.dsl.rules import caveat, conflicts, installed, nvidia_gpu, on_linux, on_macos, on_windows, version
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import no_gpu
 

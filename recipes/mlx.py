@@ -1,13 +1,13 @@
 """MLX: Apple's array framework, on Apple silicon (Metal) and on Linux (CUDA or CPU backend).
 
-On a Mac the wheel needs Apple silicon and a native arm64 Python; current
-releases need macOS 14+ (0.29.3 still had a macOS 13 wheel).
+On a Mac the wheel needs Apple silicon and a native arm64 Python; from 0.29.4
+on also macOS 14+ (0.29.3 is the last release with macosx_13_0 wheels).
 On Linux `pip install mlx` brings no backend: the extras pull mlx-cuda-13
-(driver >= 580), mlx-cuda-12 (driver >= 550.54.14) or mlx-cpu, all tagged
-manylinux_2_35 (glibc >= 2.35) in current releases (0.26.x had 2_31 and
-2_34 ones). The CUDA backend needs CC 7.5+ and carries
-kernels for 75, 80, 90a, 100a, 120a, 121a plus PTX for 120: nothing for a
-Jetson (Orin's 8.7 iGPU, Thor's 11.0).
+(driver >= 580), mlx-cuda-12 (driver >= 550.54.14) or mlx-cpu. From 0.27 on
+the Linux wheels are manylinux_2_35 (glibc >= 2.35; aarch64 from 0.30.0);
+0.26.5 was manylinux_2_34, older ones manylinux_2_31. The CUDA backend needs
+CC 7.5+ and carries kernels for 75, 80, 90a, 100a, 120a, 121a plus PTX for
+120: nothing for a Jetson (Orin's 8.7 iGPU, Thor's 11.0).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from ..doctor.core.facts import Machine
 from ..doctor.core.nvidia import code_for
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    Ctx, apple_silicon, caveat, check, conflicts, installed, jetson, nvidia_driver, nvidia_gpu, on_linux, on_macos,
-    on_windows, translated_python,
+    Ctx, apple_silicon, caveat, check, conflicts, glibc, installed, jetson, macos, nvidia_driver, nvidia_gpu, on_linux,
+    on_macos, on_windows, translated_python, version,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import linux_cuda
 
 SRC_INSTALL = "https://ml-explore.github.io/mlx/build/html/install.html"
 SRC_ARCHS = "https://github.com/ml-explore/mlx/blob/main/setup.py"
+SRC_FILES = "https://pypi.org/simple/mlx/"  # the wheels' platform tags, release by release
 
 # The CUDA architectures of the mlx-cuda wheels (compat-facts §3, M1).
 MLX_CUDA_ARCHS = ("sm_75", "sm_80", "sm_90a", "sm_100a", "sm_120a", "sm_121a", "compute_120")
@@ -73,13 +74,20 @@ MAC_RULES = (
         msg="MLX on macOS needs an Apple silicon (M-series) Mac",
         fix=None,
         source=SRC_INSTALL),
-    # No macOS or glibc floor here: they are per release (mlx 0.29.3 still has a macosx_13_0 wheel, 0.26.x
-    # manylinux_2_31 ones; compat-facts §9). The package index picks the release whose wheel fits this machine,
-    # and for an installed MLX the binary audit reads the floor its libraries were built for.
 )
 
+# The macOS and glibc floors are per release (0.29.3 still has macosx_13_0 wheels, 0.26.x manylinux_2_31/2_34;
+# compat-facts §9). For a release pip would install, the index already picks one whose wheel fits; these rules
+# speak for an installed MLX on a machine known only by its facts (a profile, a facts file), where no binary can
+# be read; on a probed machine the binary audit reads the same floor from the installed libraries.
 RULES = (
     *MAC_RULES,
+    conflicts(
+        when=on_macos() & apple_silicon() & macos("<14") & version(">=0.29.4"),
+        msg="MLX's macOS wheels from 0.29.4 on need macOS 14 or later (0.29.3 is the last with macosx_13_0 "
+            "wheels)",
+        fix="softwareupdate --list  # then install the macOS 14+ update it offers; or pip install 'mlx==0.29.3'",
+        source=SRC_FILES),
 
     # -- Linux with an NVIDIA GPU: the CUDA backend --
     conflicts(
@@ -123,6 +131,12 @@ RULES = (
         msg="on Linux plain `pip install mlx` brings no backend: install the CPU one",
         fix='pip install "mlx[cpu]"',
         source=SRC_INSTALL),
+    conflicts(
+        when=on_linux() & glibc("<2.35") & version(">=0.27"),
+        msg="MLX's Linux wheels from 0.27 on are manylinux_2_35: they need glibc 2.35 or later (Ubuntu 22.04 and "
+            "newer); 0.26.5 was manylinux_2_34, 0.26.3 and older manylinux_2_31, x86_64 only",
+        fix=None,
+        source=SRC_FILES),
     caveat(
         when=on_windows(),
         msg="MLX publishes Windows wheels (with mlx-cuda-13), but Windows is not a documented platform",

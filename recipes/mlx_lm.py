@@ -9,28 +9,21 @@ from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
 from ..doctor.dsl.rules import (
-    caveat,
-    conflicts,
-    installed,
-    jetson,
-    nvidia_driver,
-    nvidia_gpu,
-    on_linux,
+    apple_silicon, caveat, conflicts, installed, jetson, macos, nvidia_driver, nvidia_gpu, on_linux, on_macos, version,
 )
 from ..doctor.dsl.tool import Tool
-from .mlx import (
-    MAC_RULES,
-    backend_extras,
-    mlx_lacks_code,
-    no_cuda_backend,
-    server_nvidia,
-)
+from .mlx import MAC_RULES, backend_extras, mlx_lacks_code, no_cuda_backend, server_nvidia
 
 SRC_PYPI = "https://pypi.org/project/mlx-lm/0.32.2/"
 SRC_MLX = "https://ml-explore.github.io/mlx/build/html/install.html"
 
 RULES = (
     *MAC_RULES,
+    conflicts(
+        when=on_macos() & apple_silicon() & macos("<14") & version(">=0.31.3"),
+        msg="mlx-lm from 0.31.3 on needs mlx 0.31.2 or later on macOS, whose wheels need macOS 14 or later",
+        fix="softwareupdate --list  # then install the macOS 14+ update it offers",
+        source=SRC_PYPI),
     conflicts(
         when=on_linux() & jetson(),
         msg="mlx-lm runs on mlx, whose CUDA wheels have no kernels for a Jetson's GPU (Orin 8.7, Thor 11.0); "

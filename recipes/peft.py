@@ -7,12 +7,12 @@ A pure-Python wheel that runs wherever torch does (CUDA, MPS, CPU); peft
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import conflicts, installed, version
+from ..doctor.dsl.rules import conflicts, installed, is_installed, version
 from ..doctor.dsl.tool import Tool
 
 RULES = (
     conflicts(
-        when=version(">=0.21") & installed("torch", "<1.13"),
+        when=version(">=0.21") & is_installed() & installed("torch", "<1.13"),
         msg="peft 0.21 needs torch 1.13 or later; an older torch is installed",
         fix='pip install -U "torch>=1.13"',
         source="https://pypi.org/project/peft/0.21.2/"),

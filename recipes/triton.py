@@ -18,26 +18,10 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import nvidia_ccs, present, toolkit_version
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    caveat,
-    conflicts,
-    gpu_cc,
-    is_installed,
-    needs_build,
-    no_cuda_toolkit,
-    on_linux,
-    on_macos,
-    on_windows,
-    version,
+    caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
 )
 from ..doctor.dsl.tool import Protected, Tool
-from ._cuda_stack import (
-    JETSON_AI_LAB_JP6,
-    SRC_JETSON_WHEELS,
-    l4t,
-    linux_cuda,
-    no_gpu,
-    nvcc,
-)
+from ._cuda_stack import JETSON_AI_LAB_JP6, SRC_JETSON_WHEELS, l4t, linux_cuda, no_gpu, nvcc
 
 SRC_README = "https://github.com/triton-lang/triton/blob/main/README.md"
 SRC_SM121A = "https://github.com/triton-lang/triton/issues/8539"

@@ -11,21 +11,8 @@ from __future__ import annotations
 
 from ..doctor.dsl.recipe import KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    apple_silicon,
-    arch_is,
-    caveat,
-    conflicts,
-    gpu_cc,
-    installed,
-    is_installed,
-    macos,
-    needs_build,
-    nvidia_gpu,
-    on_linux,
-    on_macos,
-    on_windows,
-    torch_cpu_only,
-    version,
+    apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
+    on_linux, on_macos, on_windows, torch_cpu_only, version,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import l4t, linux_cuda, no_gpu
@@ -72,7 +59,7 @@ RULES = (
 
     # -- the versions unsloth 2026.10.9 declares --
     conflicts(
-        when=PINNED & installed("torch", ">=2.15"),
+        when=PINNED & is_installed() & installed("torch", ">=2.15"),
         msg="unsloth 2026.10.9 (and unsloth-zoo) declare torch >= 2.4, < 2.15; torch 2.15 or later is installed",
         fix='pip install "torch>=2.4,<2.15"',
         source=SRC_PYPI),

@@ -91,8 +91,10 @@ RULES = (
             "or later",
         fix=DRIVER_580_FIX,
         source=SRC_PYPI),
+    # Only for an installed vllm: before the install, pip would bring torch 2.14.0 along, which the pin check
+    # of the chosen wheel's own metadata reports as a caveat (and the driver rule above judges that build).
     conflicts(
-        when=V033 & installed("torch", "!=2.14.0"),
+        when=V033 & is_installed() & installed("torch", "!=2.14.0"),
         msg="vllm 0.33.0 pins torch == 2.14.0 (its compiled kernels are built against that torch); another torch "
             "is installed",
         fix='pip install "torch==2.14.0"',

@@ -13,25 +13,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..doctor.core.facts import Machine
-from ..doctor.dsl.buildflags import (
-    NVCC_GB_PER_JOB,
-    max_jobs,
-    nvidia_ccs,
-    present,
-    torch_cuda_arch_list,
-)
+from ..doctor.dsl.buildflags import NVCC_GB_PER_JOB, max_jobs, nvidia_ccs, present, torch_cuda_arch_list
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
-    arch_is,
-    caveat,
-    conflicts,
-    installed,
-    is_installed,
-    needs_build,
-    nvidia_gpu,
-    on_linux,
-    on_macos,
-    torch_cpu_only,
+    arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos, torch_cpu_only,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import TORCH_CC, l4t, linux_cuda, no_gpu

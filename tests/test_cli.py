@@ -1,7 +1,7 @@
 """The real `aidoctor` command, run as a user runs it: output, JSON schema, exit codes, bad input.
 
 The package index answers come from tests/fixtures/index (recorded from the
-live JSON API by tests/fixtures/index/record.py) through a copy of the cache
+live Simple API by tests/fixtures/index/record.py) through a copy of the cache
 and --offline, so the verdicts do not move when PyPI publishes a release.
 """
 

@@ -16,7 +16,7 @@ import pytest
 
 from aidoctor.doctor.install.envstate import Dist, EnvState
 from aidoctor.doctor.core.facts import TorchBuild
-from aidoctor.doctor.check.index import Availability
+from aidoctor.doctor.check.index import Availability, Offer
 from aidoctor.doctor.install.argv import BuiltWheel, RequirementsOf, ResolvedWheels
 from aidoctor.doctor.install.plan import Action, InstallRequest, Paths, Route, Stored, build_key, key_id, make_plan
 from aidoctor.doctor.check.profiles import load
@@ -52,11 +52,11 @@ def plan_for(tool_id: str, profile: str, available: Availability | None, stored=
 
 
 def sdist(version: str) -> Availability:
-    return Availability("sdist", version, None, reason=f"no wheel here; pip would build {version}")
+    return Availability(Offer.SDIST, version, None, reason=f"no wheel here; pip would build {version}")
 
 
 def wheel(version: str, filename: str) -> Availability:
-    return Availability("wheel", version, filename, reason=f"wheel {filename} on the package index")
+    return Availability(Offer.WHEEL, version, filename, reason=f"wheel {filename} on the package index")
 
 
 def step(plan, action: str):
@@ -139,7 +139,7 @@ def test_mlx_on_linux_asks_for_its_cpu_backend():
 
 
 def test_no_index_and_nothing_stored_is_impossible_and_says_what_to_do():
-    plan = plan_for("peft", "graviton", Availability("unknown", reason="connection refused"))
+    plan = plan_for("peft", "graviton", Availability(Offer.UNKNOWN, reason="connection refused"))
     assert plan.route is Route.IMPOSSIBLE
     assert "connection refused" in plan.why and "--wheelhouse" in plan.alternative
 
@@ -162,7 +162,7 @@ def deepspeed_key(profile: str, version: str = "0.18.2") -> str:
 def test_a_wheel_built_for_this_key_is_reused_even_offline():
     built = Stored("deepspeed-0.18.2-1kabc-cp312-cp312-linux_aarch64.whl", "0.18.2", deepspeed_key("graviton"),
                    fits=True, smoke_passed=True)
-    plan = plan_for("deepspeed", "graviton", Availability("unknown", reason="offline"), stored=[built])
+    plan = plan_for("deepspeed", "graviton", Availability(Offer.UNKNOWN, reason="offline"), stored=[built])
     assert plan.route is Route.WHEELHOUSE and plan.stored == built.filename
     assert "--no-index" in step(plan, "resolve").argv
 

@@ -17,7 +17,7 @@ import pytest
 
 import aidoctor.recipes as recipes_pkg
 from aidoctor.doctor.core.facts import Apple, Cpu, FactState, Gpu, Jetson, Machine, TorchBuild
-from aidoctor.doctor.check.index import Availability
+from aidoctor.doctor.check.index import Availability, Offer
 from aidoctor.doctor.dsl.rules import Ctx, Status
 from aidoctor.doctor.dsl.tool import Tool
 from aidoctor.doctor.check.verdicts import Verdict, evaluate
@@ -109,17 +109,17 @@ LINUX_ARM = ("gb10", "gh200", "orin", "thor", "graviton")
 
 def wheel(version: str, filename: str) -> Availability:
     name = filename.split("-", 1)[0]
-    return Availability("wheel", version, filename, (), f"wheel {filename} on the package index",
+    return Availability(Offer.WHEEL, version, filename, (), f"wheel {filename} on the package index",
                         f"https://pypi.org/project/{name}/")
 
 
 def sdist(name: str, version: str) -> Availability:
-    return Availability("sdist", version, None, (), f"no wheel for this platform on the package index; pip would "
+    return Availability(Offer.SDIST, version, None, (), f"no wheel for this platform on the package index; pip would "
                         f"build {name} {version} from its source distribution", f"https://pypi.org/project/{name}/")
 
 
 def nothing(name: str) -> Availability:
-    return Availability("none", reason=f"no release of {name} has a wheel or source distribution for this platform",
+    return Availability(Offer.NONE, reason=f"no release of {name} has a wheel or source distribution for this platform",
                         source=f"https://pypi.org/project/{name}/")
 
 
@@ -575,11 +575,17 @@ def test_axolotl_on_orin_is_unsupported():
     assert any("Python 3.12" in r and "3.10" in r for r in v.reasons)
 
 
-def test_axolotl_with_torch_215_is_unsupported():
+def test_axolotl_with_torch_215_is_unsupported_once_installed_and_a_caveat_before():
     machine = with_torch(H100, "2.15.0+cu132", "13.2", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"))
-    v = verdict("axolotl", "h100", machine)
-    assert v.status is Status.UNSUPPORTED
-    assert 'pip install "torch>=2.13,<2.15"' in v.fixes
+    installed = verdict("axolotl", "h100", dataclasses.replace(machine, packages={**machine.packages,
+                                                                                  "axolotl": "0.21.0"}))
+    assert installed.status is Status.UNSUPPORTED
+    assert 'pip install "torch>=2.13,<2.15"' in installed.fixes
+    # Before the install pip would bring a torch the wheel accepts (its own metadata pins it): a caveat.
+    offered = dataclasses.replace(available("axolotl", "h100"), requires_dist=("torch<2.15.0,>=2.13.0",))
+    before = verdict("axolotl", "h100", machine, offered)
+    assert before.status is Status.CAVEATS
+    assert any("pip would replace the installed torch 2.15.0+cu132" in r for r in before.reasons)
 
 
 def test_axolotl_on_h100_is_ok():

@@ -18,13 +18,7 @@ from typing import Iterable, Mapping
 from ...recipes import all_tools, watched_dists
 from .. import __version__
 from ..audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
-from ..core.errors import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    FactsFileError,
-    TargetPythonError,
-    UnknownTool,
-)
+from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from ..core.facts import Machine, canonical_name
 from ..core.system import LiveSystem, System
 from ..dsl.rules import Finding, Status
@@ -32,8 +26,8 @@ from ..dsl.tool import Tool
 from ..probes import collect as probes
 from ..probes import pyenv
 from . import REPORT_SCHEMA
-from .index import Availability, Index, platform_tags, select
-from .verdicts import Verdict, evaluate
+from .index import Availability, Index, Target, select, target_for
+from .verdicts import Verdict, evaluate, replacements_needed
 
 MAX_FACTS_FILE_BYTES = 16 << 20
 
@@ -156,19 +150,34 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
 def judge(machine: Machine, tools: list[Tool], index: Index,
           audit: EnvironmentAudit | None = None) -> tuple[Verdict, ...]:
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
-    projects = index.projects(t.dist_name for t in wanted) if wanted else {}
-    tags = platform_tags(machine)
-    verdicts = []
-    for tool in tools:
-        project = projects.get(tool.dist_name)
-        if project is None:
-            available = None
-        elif isinstance(project, str):
-            available = Availability("unknown", reason=project, source=f"https://pypi.org/project/{tool.dist_name}/")
-        else:
-            available = select(project, machine, tags)
-        verdicts.append(evaluate(tool, machine, available, watched_dists(), _audit_findings(tool, machine, audit)))
-    return tuple(verdicts)
+    target = target_for(machine)
+    # A chosen file's own pins matter only against what is installed: with nothing watched installed, skip them.
+    pins_matter = any(name in (machine.packages or {}) for name in watched_dists())
+    choice = target.key() if not isinstance(target, str) else "unknown-target"
+    chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target), choice,
+                          requirements=pins_matter) if wanted else {}
+    replacing = _replacements(machine, chosen, index, target) if pins_matter else {}
+    return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists(), _audit_findings(tool, machine, audit),
+                          replacing) for tool in tools)
+
+
+def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: Index,
+                  target: Target | str) -> dict[str, Verdict]:
+    """For each pin of a chosen file that the installed packages miss (vllm's torch==2.14.0 beside torch 2.15.0):
+    the verdict on what pip would install for that pin here, judged as if it were not installed."""
+    by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
+    pins = {str(r): r for available in chosen.values()
+            for r in replacements_needed(available, machine, watched_dists()) if canonical_name(r.name) in by_dist}
+    out = {}
+    for text, requirement in pins.items():
+        name = canonical_name(requirement.name)
+        spec = str(requirement.specifier)
+        choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
+        offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
+                               requirements=False)[name]
+        without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != name})
+        out[text] = evaluate(by_dist[name], without, offered, watched_dists())
+    return out
 
 
 def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list[Finding]:

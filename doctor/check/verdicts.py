@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..core.facts import Machine, canonical_name, parse_version
-from .index import Availability
 from ..dsl.rules import Ctx, Finding, Status, apply, worst
 from ..dsl.tool import Tool
+from .index import Availability, Offer
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,16 @@ def fixed_by_driver_update(verdict: Verdict) -> bool:
 
 
 def evaluate(tool: Tool, machine: Machine, available: Availability | None = None,
-             watched: frozenset[str] = frozenset(), audit: Sequence[Finding] = ()) -> Verdict:
+             watched: frozenset[str] = frozenset(), audit: Sequence[Finding] = (),
+             replacing: Mapping[str, Verdict] | None = None) -> Verdict:
     """Judge `tool` on `machine`.
 
     `available` is what the index offers here (ignored when the tool is
     installed); `watched` names the distributions whose pins in the tool's
     metadata are checked against what is installed (torch and the other tools);
     `audit` holds the binary audit's findings on the installed tool's files.
+    `replacing` maps such a pin (its requirement text) to the verdict on what pip
+    would install for it here, when that was looked up (`replacements_needed`).
     """
     installed = None if machine.packages is None else machine.packages.get(tool.dist_name)
     findings: list[Finding] = []
@@ -84,7 +87,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
             findings.append(Finding(Status.OK, f"{tool.id} {installed} is installed and no rule stands against "
                                                "it on this machine", None, None))
     else:
-        candidate = available if available is not None and available.kind in ("wheel", "sdist") else None
+        candidate = available if available is not None and available.kind in (Offer.WHEEL, Offer.SDIST) else None
         ctx = Ctx(machine, parse_version(candidate.version) if candidate else None, installed=False)
         findings += _rule_findings(tool, ctx)
         if tool.on_index:
@@ -93,7 +96,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
                 finding = Finding(finding.status, finding.msg, None, finding.source)  # a rule's fix is more exact
             findings.append(finding)
             if candidate is not None:
-                findings += _candidate_requirements(tool, candidate, machine, watched)
+                findings += _candidate_requirements(tool, candidate, machine, watched, replacing or {})
         elif not findings:
             findings.append(Finding(Status.UNKNOWN, f"{tool.id} is not on the package index and no rule "
                                                     "says how to get it here", None, None))
@@ -125,17 +128,25 @@ def _rule_findings(tool: Tool, ctx: Ctx) -> list[Finding]:
 
 
 def _availability_finding(tool: Tool, available: Availability | None) -> Finding:
-    if available is None or available.kind == "unknown":
+    if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
         return Finding(Status.UNKNOWN, f"whether the package index has {tool.dist} for this machine is unknown: "
                                        f"{reason}", None, available.source if available else None)
-    if available.kind == "wheel":
-        return Finding(Status.OK, available.reason, tool.install, available.source)
-    if available.kind == "sdist" and not tool.sdist_compiles:
-        return Finding(Status.OK, f"{available.reason}; it compiles nothing at install time", tool.install,
+    # An older release than the index's newest works, but misses what the newer ones add; the reason names it.
+    usable = Status.OK if available.newest is None else Status.CAVEATS
+    if available.kind is Offer.WHEEL:
+        return Finding(usable, available.reason, tool.install, available.source)
+    if available.kind is Offer.SDIST and not tool.sdist_compiles:
+        return Finding(usable, f"{available.reason}; it compiles nothing at install time", tool.install,
                        available.source)
-    if available.kind == "sdist":
-        return Finding(Status.BUILD, available.reason, f"{tool.install}  # builds from source", available.source)
+    if available.kind is Offer.SDIST:
+        fix = f"{tool.install}  # builds {tool.dist} {available.version} from source"
+        if available.older_wheel is not None:
+            # Not what plain pip does: say so, and what the older release misses.
+            version, filename = available.older_wheel
+            fix += (f"; or, to skip the build, pip install '{tool.dist}=={version}' --only-binary {tool.dist}  "
+                    f"# pins the older wheel {filename}, without what {available.version} adds")
+        return Finding(Status.BUILD, available.reason, fix, available.source)
     return Finding(Status.UNSUPPORTED, available.reason, None, available.source)
 
 
@@ -214,20 +225,40 @@ def _installed_requirements(tool: Tool, installed: str, machine: Machine, watche
     return findings
 
 
-def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machine,
-                            watched: frozenset[str]) -> list[Finding]:
-    """Pins of the release pip would install that would replace what is installed (torch above all)."""
-    findings = []
-    for requirement in _applicable(candidate.requires_dist, machine, watched):
-        name = canonical_name(requirement.name)
-        have = (machine.packages or {}).get(name)
+def replacements_needed(candidate: Availability, machine: Machine, watched: frozenset[str]) -> list[Requirement]:
+    """Pins of the release pip would install that the installed distributions do not meet."""
+    out = []
+    for requirement in _applicable(candidate.requires_dist or (), machine, watched):
+        have = (machine.packages or {}).get(canonical_name(requirement.name))
         if have is not None and not requirement.specifier.contains(have, prereleases=True):
-            findings.append(Finding(
-                Status.CAVEATS,
-                f"{tool.id} {candidate.version} requires {requirement}: pip would replace the installed "
-                f"{name} {have}",
-                f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements",
-                candidate.source))
+            out.append(requirement)
+    return out
+
+
+def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machine, watched: frozenset[str],
+                            replacing: Mapping[str, Verdict]) -> list[Finding]:
+    """Pins of the release pip would install that would replace what is installed (torch above all): caveats,
+    saying what pip would bring instead and whether that works here; unsupported only when it cannot."""
+    findings = []
+    for requirement in replacements_needed(candidate, machine, watched):
+        name = canonical_name(requirement.name)
+        have = (machine.packages or {})[name]
+        status, brings = Status.CAVEATS, ""
+        instead = replacing.get(str(requirement))
+        if instead is not None and instead.available is not None:
+            offered = instead.available
+            what = offered.filename or f"no {name} file ({offered.reason})"
+            if instead.status is Status.UNSUPPORTED:
+                status = Status.UNSUPPORTED
+                brings = f" with {what}, which cannot work here: {instead.reasons[0]}"
+            else:
+                brings = f" with {what} ({name}'s verdict for it here: {instead.status.value})"
+        findings.append(Finding(
+            status,
+            f"{tool.id} {candidate.version} requires {requirement}: pip would replace the installed {name} {have}"
+            f"{brings}",
+            f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements",
+            candidate.source))
     return findings
 
 

@@ -17,7 +17,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from packaging.utils import canonicalize_name as canonical_name  # PEP 503: Flash_Attn -> flash-attn
+from packaging.utils import (
+    canonicalize_name as canonical_name,  # PEP 503: Flash_Attn -> flash-attn
+)
 from packaging.version import InvalidVersion, Version
 
 from .errors import BadInput
@@ -97,8 +99,11 @@ class Machine:
     distro: str | None = None
     kernel: str | None = None
     glibc: str | None = None
+    libc: str | None = None  # "glibc" or "musl"; None with a glibc version means glibc
+    musl: str | None = None  # musl's version where libc is musl (decides musllinux wheels)
     macos: str | None = None
     python: str | None = None
+    python_build: str | None = None  # "default" or "freethreaded" (a cp313t build takes cp313t wheels, not abi3)
     python_translated: bool | None = None  # an x86_64 Python under Rosetta 2 on an Apple chip
     memory_gb: float | None = None
     memory_available_gb: float | None = None  # Linux MemAvailable when probed: a snapshot, not a reservation
@@ -215,8 +220,11 @@ class Machine:
             distro=reader.str("distro"),
             kernel=reader.str("kernel"),
             glibc=reader.version_str("glibc"),
+            libc=reader.choice("libc", ("glibc", "musl")),
+            musl=reader.version_str("musl"),
             macos=reader.version_str("macos"),
             python=reader.version_str("python"),
+            python_build=reader.choice("python_build", ("default", "freethreaded")),
             python_translated=reader.bool("python_translated"),
             memory_gb=reader.number("memory_gb"),
             memory_available_gb=reader.number("memory_available_gb"),

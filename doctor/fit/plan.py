@@ -10,9 +10,11 @@ from typing import Any, Callable
 
 from ..core.errors import BadInput
 from ..core.hardware import Hardware, MemoryKind
-from .memory import (GB, Breakdown, Checkpointing, Loss, Method, Optimizer, Precision, Recipe, Weights,
-                     breakdown, trained_params)
-from .models import LINEARS, ModelSpec, catalog as catalog_models
+from .memory import (
+    GB, Breakdown, Checkpointing, Loss, Method, Optimizer, Precision, Recipe, Weights, breakdown, trained_params,
+)
+from .models import LINEARS, ModelSpec
+from .models import catalog as catalog_models
 from .speed import SpeedRange, decode_speed, train_speed
 
 SCHEMA = "aidoctor.fit/1"

@@ -14,9 +14,9 @@ def _verdict_lookup(machine, offline: bool, timeout: float):
     @functools.cache
     def lookup(tool: str) -> ToolVerdict:
         from ..check.engine import judge, select_tools
-        from ..dsl.rules import Status
         from ..check.index import Index
         from ..core.paths import cache_dir
+        from ..dsl.rules import Status
 
         (verdict,) = judge(machine, select_tools((tool,)), Index(cache_dir(), offline=offline, timeout=timeout))
         # a source build is still a path: the verdict's reason says how

@@ -17,6 +17,7 @@ concurrency and in time per target.
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import re
@@ -25,15 +26,14 @@ import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Protocol
 
 from ..core.errors import BadInput, MissingExtra
-from .reportfile import FAILURE_SCHEMA, MAX_LABEL_CHARS, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
 from ..core.jsonio import utc_timestamp, write_output
 from ..core.system import Captured, LiveSystem
+from .reportfile import FAILURE_SCHEMA, MAX_LABEL_CHARS, MAX_REPORT_BYTES, Failure, NotAReport, decode_json, from_data
 
 # ssh(1) "exits with 255 if an error occurred" in ssh itself, not in the remote command; the Docker transport
 # answers the same for an engine or a container it cannot reach.
@@ -414,7 +414,8 @@ def _container_workdir() -> str:
 
 def _wait(container) -> dict | None:
     """The exit status, or None when the container still runs after a second."""
-    from requests.exceptions import ConnectionError as RequestsConnectionError, ReadTimeout
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ReadTimeout
 
     try:
         return container.wait(timeout=1)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
 from ..core.errors import BuildFailed
-from .plan import Step
 from ..core.system import CommandResult
+from .plan import Step
 
 PROGRESS = re.compile(r"^\s*\[(\d+)/(\d+)\]")  # ninja's "[12/96] nvcc ..."; cmake's "[ 42%]" is not counted
 # Without ninja (setuptools' own build_ext, as DeepSpeed uses) there is no total: count compiler runs instead.

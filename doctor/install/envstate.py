@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from ...recipes import protected
 from ..core.errors import AidoctorError
 from ..core.facts import canonical_name
 from ..core.jsonio import last_json_object
 from ..core.system import System
-from ...recipes import protected
 from ..probes import pyenv, target_script
-
 
 
 def is_protected(name: str) -> bool:

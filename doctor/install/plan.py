@@ -21,14 +21,14 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ...wheels.store import key_id_for as key_id
-from .argv import Arg, BuiltWheel, RequirementsOf, ResolvedWheels, arg_to_json
-from .envstate import EnvState, is_protected, protected_patterns, protected_stack
+from ..check.index import Availability, Offer
+from ..check.verdicts import Verdict
 from ..core.facts import Machine
-from ..check.index import Availability
 from ..dsl.recipe import EnvVar, Recipe
 from ..dsl.rules import Ctx, Finding, Rule, Status, apply
 from ..dsl.tool import Tool
-from ..check.verdicts import Verdict
+from .argv import Arg, BuiltWheel, RequirementsOf, ResolvedWheels, arg_to_json
+from .envstate import EnvState, is_protected, protected_patterns, protected_stack
 
 # Settings that change how fast a build runs, not what it produces: left out of the build key.
 PARALLELISM = frozenset({"MAX_JOBS", "NVCC_THREADS", "CMAKE_BUILD_PARALLEL_LEVEL", "MAKEFLAGS"})
@@ -127,6 +127,8 @@ class InstallRequest:
     dry_run: bool = False
     smoke: bool = True
     timeout: float = 5.0
+    profile: str | None = None  # plan for a built-in profile's machine instead of this one (dry run only)
+    facts_file: Path | None = None  # plan for the machine a facts file describes (dry run only)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.IMPOSSIBLE, "; ".join(verdict.reasons), alternative=verdict.alternative,
                     notes=tuple(f"fix: {f}" for f in verdict.fixes))
     build_env, runtime_env, extras = recipe.build_env(machine), recipe.runtime_env(machine), recipe.extras(machine)
-    version = request.version or (available.version if available and available.kind != "unknown" else None)
+    version = request.version or (available.version if available and available.kind is not Offer.UNKNOWN else None)
     pins = tuple(state.pins())
     forced = _forced_build(tool, recipe, machine)
     wants_build, build_why = _needs_build(tool, recipe, forced, verdict, available)
@@ -217,7 +219,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.WHEELHOUSE, why, paths=paths,
                     steps=_steps(Route.WHEELHOUSE, request, tool, recipe, paths, pins, (), runtime_env, hit.filename,
                                  state, hit.version, extras), stored=hit.filename, **{**common, "version": hit.version})
-    if available is None or available.kind == "unknown":
+    if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
         return Plan(tool.id, Route.IMPOSSIBLE, f"no wheel for {tool.id} in the wheelhouse {paths.wheelhouse}, and "
                     f"the package index cannot be read: {reason}", alternative="connect to the network, or point "
@@ -227,7 +229,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         if recipe.binary_only:
             return Plan(tool.id, Route.IMPOSSIBLE, f"{build_why}, and aidoctor does not build {tool.id} from source "
                         "(hours of compiling and tens of GB)", alternative="; ".join(verdict.fixes) or tool.alternative)
-        if available.kind == "none" and recipe.source is None:
+        if available.kind is Offer.NONE and recipe.source is None:
             return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
         if version is None:
             return Plan(tool.id, Route.IMPOSSIBLE, f"no version of {tool.id} to build: {available.reason}",
@@ -237,7 +239,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
                     steps=_steps(Route.BUILD, request, tool, recipe, paths, pins, build_env, runtime_env, None,
                                  state, version, extras), **common)
-    if available.kind in ("wheel", "sdist"):
+    if available.kind in (Offer.WHEEL, Offer.SDIST):
         return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
                     steps=_steps(Route.INDEX, request, tool, recipe, paths, pins, (), runtime_env, None, state,
                                  version, extras), **common)
@@ -262,9 +264,9 @@ def _needs_build(tool: Tool, recipe: Recipe, forced: Finding | None, verdict: Ve
         return True, forced.msg
     if verdict.status is Status.BUILD:
         return True, next((r for r in verdict.reasons), f"{tool.id} needs a source build here")
-    if available is not None and available.kind == "sdist" and tool.sdist_compiles:
+    if available is not None and available.kind is Offer.SDIST and tool.sdist_compiles:
         return True, available.reason
-    if available is not None and available.kind == "none" and recipe.source is not None:
+    if available is not None and available.kind is Offer.NONE and recipe.source is not None:
         return True, f"{available.reason}; building from {recipe.source.format(version='VERSION')}"
     return False, ""
 

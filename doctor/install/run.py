@@ -22,22 +22,23 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ...wheels.store import StoredWheel, Wheelhouse, file_sha256
-from . import envstate
-from .build import Log, compile_wheel, prepare_source
-from ..check.engine import CheckRequest, default_python, probe_machine, select_tools
-from .envstate import EnvState
-from ..core.errors import (AidoctorError, BadInput, InstallFailed, NotAnEnvironmentYouMayChange, RolledBack,
-                           TorchChangeNeeded)
-from ..core.facts import Machine, canonical_name
-from ..check.index import Availability, Index, _wheel_fits, platform_tags, select
-from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
-from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
-from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
-from ..dsl.tool import Tool
-from ..core.smoke_store import SmokeStore
-from .smoke import SmokeResult, run_smoke
-from ..core.system import LiveSystem, System
+from ..check.engine import CheckRequest, default_python, load_facts_file, probe_machine, select_tools
+from ..check.index import Availability, Index, Offer, select, target_for, wheel_fits
 from ..check.verdicts import evaluate, marker_environment
+from ..core.errors import (
+    AidoctorError, BadInput, InstallFailed, NotAnEnvironmentYouMayChange, RolledBack, TorchChangeNeeded,
+)
+from ..core.facts import Machine, canonical_name
+from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
+from ..core.smoke_store import SmokeStore
+from ..core.system import LiveSystem, System
+from ..dsl.tool import Tool
+from . import envstate
+from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
+from .build import Log, compile_wheel, prepare_source
+from .envstate import EnvState
+from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
+from .smoke import SmokeResult, run_smoke
 
 BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
 PIP_TIMEOUT = 1800.0
@@ -75,12 +76,15 @@ class Outcome:
 
 
 def prepare(request: InstallRequest, system: System | None = None, index: Index | None = None) -> Prepared:
-    system = system or LiveSystem()
     tool = select_tools((request.tool,))[0]
-    python = request.python or default_python(os.environ)
-    machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
-    state = envstate.capture(system, python)
-    _check_changeable(python, state)
+    if request.profile is not None or request.facts_file is not None:
+        machine, python, state = _elsewhere(request)
+    else:
+        system = system or LiveSystem()
+        python = request.python or default_python(os.environ)
+        machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
+        state = envstate.capture(system, python)
+        _check_changeable(python, state)
     root = request.wheelhouse or wheelhouse_dir()
     # A dry run creates nothing, not even the wheelhouse directory.
     wheelhouse = Wheelhouse(root) if request.dry_run else Wheelhouse.open(root)
@@ -88,10 +92,10 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     if tool.on_index:
         index = index or Index(cache_dir(), offline=request.offline, timeout=request.timeout)
         project = index.projects([tool.dist_name])[tool.dist_name]
-        available = (Availability("unknown", reason=project) if isinstance(project, str)
-                     else select(project, machine, platform_tags(machine)))
-        if request.version and available.kind != "unknown":
-            available = replace(available, version=request.version)
+        # A pinned or ranged request goes through the same selection as a plain one.
+        available = (Availability(Offer.UNKNOWN, reason=project) if isinstance(project, str)
+                     else select(project, machine, specifier=f"=={request.version}" if request.version else ""))
+        available = index.read_metadata({tool.dist_name: available})[tool.dist_name]
     # Judge the tool as if it were not installed: the plan is about what to install, not what is there.
     fresh = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != tool.dist_name})
     from ...recipes import watched_dists
@@ -104,6 +108,26 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     return Prepared(request, plan, tool, python, machine, state, wheelhouse)
 
 
+def _elsewhere(request: InstallRequest) -> tuple[Machine, str, EnvState]:
+    """Another machine's facts, and the fresh venv there the plan is written for: nothing here is read."""
+    if not request.dry_run:
+        raise BadInput("--profile and --facts plan for another machine: add --dry-run (a real install runs on the "
+                       "machine it installs into)")
+    if request.profile is not None:
+        from ..check.profiles import load as load_profile
+
+        machine = load_profile(request.profile).machine
+    else:
+        assert request.facts_file is not None
+        machine = load_facts_file(request.facts_file)
+    python = request.python or "python"  # as it is called in that machine's activated venv
+    short = machine.python.split(".")[:2] if machine.python else ["3", "x"]
+    purelib = f"<venv>/lib/python{'.'.join(short)}/site-packages"
+    dists = {name: envstate.Dist(name, version, f"{purelib}/{name}-{version}.dist-info", None)
+             for name, version in (machine.packages or {}).items()}
+    return machine, python, EnvState("<venv>", "<base>", False, purelib, True, f"cp{''.join(short)}", dists)
+
+
 def _check_changeable(python: str, state: EnvState) -> None:
     if not state.is_virtual:
         raise NotAnEnvironmentYouMayChange(
@@ -114,11 +138,11 @@ def _check_changeable(python: str, state: EnvState) -> None:
 
 
 def _stored_for(wheelhouse: Wheelhouse, tool: Tool, machine: Machine) -> list[Stored]:
-    tags = platform_tags(machine)
+    target = target_for(machine)
     out = []
     for wheel in wheelhouse.find(tool.dist_name):
         smoke = (wheel.provenance.get("smoke") or {}).get("passed")
-        fits = not isinstance(tags, str) and _wheel_fits(wheel.filename, tags)
+        fits = wheel_fits(wheel.filename, target)
         out.append(Stored(wheel.filename, wheel.version, wheel.key_id, fits, smoke))
     return out
 

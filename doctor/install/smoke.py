@@ -28,10 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from ...recipes import all_tools
 from ..core.errors import UnknownTool
 from ..core.system import System
 from ..dsl.recipe import KnownFailure
-from ...recipes import all_tools
 
 PREFIX = "AIDOCTOR-SMOKE "
 HARNESS = "_harness"

@@ -18,8 +18,8 @@ from typing import Callable
 
 from packaging.version import InvalidVersion, Version
 
-from ..core.nvidia import CC_BY_TEGRA_SOC
 from ..core.facts import FactState, Gpu, Jetson, Machine, ProbeRun, ProbeStatus
+from ..core.nvidia import CC_BY_TEGRA_SOC
 from ..core.system import System
 from . import apple, host, jetson, nvidia, pyenv
 from .base import Partial

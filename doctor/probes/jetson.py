@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from ..core.nvidia import jetpack_for_l4t
 from ..core.facts import Jetson
+from ..core.nvidia import jetpack_for_l4t
 from ..core.system import System
 from .base import Partial
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shlex
 from typing import Iterable
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from rich import box
 
 from ..install.argv import Arg
 from ..install.plan import Plan, Route, Step

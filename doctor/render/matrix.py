@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..dsl.rules import Status
 from ..fleet.matrix import Matrix
 from ..fleet.reportfile import ABSENT, Cell
 from .terminal import STYLE
-from ..dsl.rules import Status
 
 STATUS_STYLE = {**{s.value: style for s, style in STYLE.items()}, ABSENT: "dim"}
 # A CSV cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").

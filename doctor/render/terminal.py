@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..core.facts import Machine, ProbeStatus
+from ...recipes import module_path
+from ..check.index import Offer
 from ..check.profiles import Profile
+from ..check.verdicts import Verdict, fixed_by_driver_update
+from ..core.facts import Machine, ProbeStatus
 from ..dsl.rules import Finding, Status
 from ..dsl.tool import Tool
-from ..check.verdicts import Verdict, fixed_by_driver_update
-from ...recipes import module_path
 
 if TYPE_CHECKING:  # `fit` renders without loading the check engine
     from ..check.engine import Report
@@ -252,7 +253,7 @@ def how(verdict: Verdict) -> str:
     if verdict.status is Status.BUILD:
         return _clip(verdict.reasons[0])
     available = verdict.available
-    if available is not None and available.kind == "wheel" and verdict.status is Status.OK:
+    if available is not None and available.kind is Offer.WHEEL and verdict.status is Status.OK:
         return f"wheel {available.version}"
     return _clip(verdict.reasons[0]) if verdict.reasons else ""
 
