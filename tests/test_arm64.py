@@ -16,7 +16,6 @@ Step timings on a 2-core x86_64 VM (other jobs sharing the cores), Debian 12 arm
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Sequence
 
 import pytest
+from .beds import require
 
 REPO = Path(__file__).resolve().parents[1]
 TESTBED = REPO / "testbed" / "arm64.sh"
@@ -41,10 +41,7 @@ def _bed_ready() -> bool:
     return subprocess.run(["bash", str(TESTBED), "check"], capture_output=True, timeout=60).returncode == 0
 
 
-if not _bed_ready():
-    if os.environ.get("AIDOCTOR_REQUIRE_ARM64") == "1":
-        pytest.fail(f"{SETUP_HINT}; AIDOCTOR_REQUIRE_ARM64=1 makes that a failure", pytrace=False)
-    pytest.skip(SETUP_HINT, allow_module_level=True)
+require("arm64", None if _bed_ready() else SETUP_HINT)
 
 
 def run_in_bed(*command: str, binds: Sequence[tuple[Path, str]] = (),

@@ -20,6 +20,7 @@ from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
 from aidoctor.doctor.core.system import Captured
 
 from . import sshd
+from .beds import require
 
 CLI = [sys.executable, "-m", "aidoctor.doctor"]
 REPORT_CMD = f"{sys.executable} -m aidoctor.doctor report -o - --offline"
@@ -132,11 +133,7 @@ def test_the_zip_runs_on_a_bare_python_and_writes_a_report(tmp_path):
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory):
-    reason = sshd.available()
-    if reason:
-        if os.environ.get("AIDOCTOR_REQUIRE_SSHD"):  # CI installs OpenSSH: there a missing sshd is a failure
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require("sshd", sshd.available())  # CI installs OpenSSH: there a missing sshd is a failure
     server = sshd.LoopbackSshd(tmp_path_factory.mktemp("sshd"), {
         "node-a": None, "node-b": None,
         "garbage": "echo 'Last login: yesterday'",  # a login banner where the report should be

@@ -25,6 +25,8 @@ import pytest
 from aidoctor.doctor.check.engine import SCHEMA as REPORT_SCHEMA
 from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
 
+from .beds import require
+
 pytestmark = pytest.mark.docker
 
 AMD64 = "aidoctor-testbed:amd64"
@@ -64,11 +66,7 @@ def _testbed_problem() -> str | None:
 @pytest.fixture(scope="module")
 def client():
     """A Docker client for the engine the CLI will use; skips (or fails, when required) without the testbed."""
-    problem = _testbed_problem()
-    if problem is not None:
-        if os.environ.get("AIDOCTOR_REQUIRE_DOCKER"):
-            pytest.fail(f"{problem}; AIDOCTOR_REQUIRE_DOCKER makes that a failure", pytrace=False)
-        pytest.skip(problem)
+    require("docker", _testbed_problem())
     import docker
 
     docker_client = docker.from_env(timeout=60)

@@ -33,6 +33,8 @@ from aidoctor.doctor.fleet.matrix import (Cell, Failure, Inputs, Matrix, Member,
 from aidoctor.doctor.render.html import render_html
 from aidoctor.doctor.render.matrix import cell_reason, cell_summary, visible
 
+from .beds import require
+
 CHROMIUM = Path("/usr/bin/chromium")
 FIXTURES = Path(__file__).parent / "fixtures"
 TITLE = "aidoctor support matrix"
@@ -229,10 +231,7 @@ class Browser:
 def chromium() -> Path:
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    reason = f"no {CHROMIUM} (apt-get install chromium) for the browser tests of the HTML matrix"
-    if os.environ.get("AIDOCTOR_REQUIRE_CHROMIUM"):
-        pytest.fail(f"{reason}; AIDOCTOR_REQUIRE_CHROMIUM makes that a failure", pytrace=False)
-    pytest.skip(reason)
+    require("chromium", f"no {CHROMIUM} (apt-get install chromium) for the browser tests of the HTML matrix")
 
 
 @pytest.fixture
