@@ -24,9 +24,9 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Sequence
 
 import pytest
-from .beds import require
+from ..beds import require
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "testbed" / "arm64.sh"
 SETUP_HINT = "no arm64 test bed: run `sudo testbed/arm64.sh setup` (needs qemu-user-static and debootstrap)"
 # qemu runs every arm64 instruction in software: give each step minutes, not seconds.

@@ -25,7 +25,7 @@ import pytest
 from aidoctor.doctor.check.engine import SCHEMA as REPORT_SCHEMA
 from aidoctor.doctor.fleet.matrix import FAILURE_SCHEMA
 
-from .beds import require
+from ..beds import require
 
 pytestmark = pytest.mark.docker
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
 STATUSES = {"ok", "caveats", "build", "unsupported", "unknown"}
 TOOL_IDS = ["torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "torchao",

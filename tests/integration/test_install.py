@@ -23,7 +23,7 @@ from aidoctor.doctor.install import envstate
 from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.wheels.store import Wheelhouse
 
-from .cpu_torch import CPU_WHEEL, require_cpu_wheel
+from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
 
 pytestmark = pytest.mark.network
 

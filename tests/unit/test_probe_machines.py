@@ -8,9 +8,7 @@ each came from. What a folder lacks stays unknown, and the tests say so.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +17,9 @@ import pytest
 from aidoctor.doctor.core.facts import Apple, Cpu, Gpu, Jetson
 from aidoctor.doctor.probes import apple, host, jetson, nvidia
 from aidoctor.doctor.probes.collect import Options, collect
-from aidoctor.doctor.core.system import LiveSystem, ReplaySystem
+from aidoctor.doctor.core.system import ReplaySystem
 
-MACHINES = Path(__file__).parent / "machines"
+MACHINES = Path(__file__).parents[1] / "machines"
 ARM_SERVER_FEATURES = {"neon", "sve", "sve2", "bf16", "i8mm"}
 
 
@@ -245,19 +243,6 @@ def test_a_hanging_nvidia_smi_is_given_up_after_the_timeout(tmp_path):
     assert run_status(m, "nvidia-smi") == "timeout"
     assert m.gpus is None and "did not answer" in m.unknown["gpus"]
     assert m.cpu.model == "Cortex-X925 + Cortex-A725" and m.cuda_toolkit == "13.0"  # the others still answer
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="the nvidia probes run on Linux only")
-def test_a_hanging_nvidia_smi_on_this_host(tmp_path, monkeypatch):
-    fake = tmp_path / "nvidia-smi"
-    fake.write_text("#!/bin/sh\nsleep 600\n")  # a child that keeps the pipes open: the whole group must be killed
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
-    started = time.monotonic()
-    m = collect(LiveSystem(), Options(python=sys.executable, timeout=1.0, budget=5.0))
-    assert time.monotonic() - started < 4.0
-    assert run_status(m, "nvidia-smi") == "timeout"
-    assert m.gpus is None and "did not answer" in m.unknown["gpus"]
 
 
 def test_an_emulated_aarch64_userland_does_not_take_the_hosts_cpu():
