@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from aidoctor.recipes import all_tools
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
 STATUSES = {"ok", "caveats", "build", "unsupported", "unknown"}
-TOOL_IDS = ["torch", "triton", "flash-attn", "flash-attn-3", "bitsandbytes", "xformers", "deepspeed", "torchao",
-            "liger-kernel", "transformers", "accelerate", "peft", "trl", "unsloth", "axolotl", "llamafactory",
-            "torchtune", "vllm", "mlx", "mlx-lm"]
+TOOL_IDS = list(all_tools())  # the registry, in its display order
 
 
 @pytest.fixture
