@@ -1,4 +1,5 @@
-"""The wheelhouse with real pip and real processes: installs from a store and an export, concurrent writers, the lock."""
+"""The wheelhouse with real pip and real processes: installs from a store and an export, concurrent writers,
+the lock."""
 
 from __future__ import annotations
 

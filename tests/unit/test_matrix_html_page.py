@@ -1,4 +1,7 @@
-"""The HTML matrix page as text: escaping, no network loads, the CSP, empty sections (the browser tests are in tests/integration)."""
+"""The HTML matrix page as text: escaping, no network loads, the CSP, empty sections.
+
+The browser tests of the same page are in tests/integration/test_matrix_html.py.
+"""
 
 from __future__ import annotations
 

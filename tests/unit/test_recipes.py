@@ -36,11 +36,13 @@ PROFILES = {"gb10": "dgx-spark", "gh200": "gh200", "orin": "jetson-agx-orin", "t
 MACHINES = {key: load_profile(name).machine for key, name in PROFILES.items()}
 GB10, GH200, ORIN, MAC, H100 = (MACHINES[key] for key in ("gb10", "gh200", "orin", "mac", "h100"))
 # The rtx-4090 profile says nothing about a toolkit; the box recorded in x86-nvidia.md §3c had no nvcc.
-RTX4090 = dataclasses.replace(MACHINES["rtx4090"], unknown={"cuda_toolkit": NVCC_NOT_FOUND})
+RTX4090 = dataclasses.replace(MACHINES["rtx4090"],
+                              unknown={**MACHINES["rtx4090"].unknown, "cuda_toolkit": NVCC_NOT_FOUND})
 MACHINES["rtx4090"] = RTX4090
 # The h100 profile leaves the toolkit unknown; the H100 box recorded in tests/machines/h100-x86 has nvcc 12.8.
 H100_NVCC = dataclasses.replace(H100, cuda_toolkit="12.8", cuda_home="/usr/local/cuda",
-                                unknown={k: v for k, v in H100.unknown.items() if k not in ("cuda_toolkit", "cuda_home")})
+                                unknown={k: v for k, v in H100.unknown.items()
+                                         if k not in ("cuda_toolkit", "cuda_home")})
 LINUX_ARM = ("gb10", "gh200", "orin", "thor", "graviton")
 
 
