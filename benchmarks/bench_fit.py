@@ -4,7 +4,7 @@ Reads benchmarks/data/fit_published.json (each point with its source), predicts 
 point's peak memory and fits call with the planner's own functions, and prints a table
 with the median and worst error; then decode and training speed against the published
 tokens/s; then the warm wall time of `aidoctor fit` (target: under 0.3 s).
-tests/test_fit_published.py asserts the targets on the same functions.
+tests/unit/test_fit_published.py asserts the targets on the same functions.
 
 Usage: python benchmarks/bench_fit.py [--no-timing]
 """

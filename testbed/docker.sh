@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # testbed/docker.sh: a local Docker engine and two Debian images for `aidoctor fleet collect --image/--container`
-# (tests/test_fleet_docker.py): aidoctor-testbed:amd64 (native) and aidoctor-testbed:arm64, which runs under
+# (tests/integration/test_fleet_docker.py): aidoctor-testbed:amd64 (native) and aidoctor-testbed:arm64, which runs under
 # qemu-user through the binfmt_misc entry testbed/arm64.sh registers (flag F, so containers need no qemu inside).
 # No registry is needed: both images are imported from debootstrapped roots.
 #
