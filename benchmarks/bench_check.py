@@ -70,7 +70,7 @@ def timed(argv: list[str], runs: int, env: dict) -> tuple[list[float], str]:
 
 def cold_audit(python: Path, aidoctor: list[str], env: dict) -> float:
     """One check whose audit cache is empty (the package index answers copied over, so only the audit is cold)."""
-    warm = Path(sh(str(python), "-c", "from aidoctor.doctor.check.index import default_cache_dir as d; print(d())",
+    warm = Path(sh(str(python), "-c", "from aidoctor.doctor.core.paths import cache_dir as d; print(d())",
                    env=env).stdout.strip())
     with tempfile.TemporaryDirectory() as scratch:
         if (warm / "index").is_dir():
