@@ -64,12 +64,12 @@ RULES = (
         fix='pip install "torch>=2.4,<2.15"',
         source=SRC_PYPI),
     conflicts(
-        when=PINNED & installed("transformers", ">5.17"),
+        when=PINNED & is_installed() & installed("transformers", ">5.17"),
         msg="unsloth 2026.10.9 declares transformers <= 5.17; a newer transformers is installed",
         fix='pip install "transformers<=5.17"',
         source=SRC_PYPI),
     conflicts(
-        when=PINNED & installed("trl", ">1.15"),
+        when=PINNED & is_installed() & installed("trl", ">1.15"),
         msg="unsloth 2026.10.9 declares trl <= 1.15; a newer trl is installed",
         fix='pip install "trl<=1.15"',
         source=SRC_PYPI),

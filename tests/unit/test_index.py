@@ -445,3 +445,65 @@ def test_pep_658_metadata_is_fetched_when_the_index_serves_it(tmp_path):
     offered = index.offers(["demo"], lambda p: select(p, SPARK), "k", requirements=True)["demo"]
     assert offered.requires_dist == ("torch==2.14.0",)
     assert asked[-1] == "https://mirror.example/files/demo-1.0-py3-none-any.whl.metadata"
+
+
+# -- pins of the chosen release on other installed tools (not torch) --
+
+
+def _judge_with(tools: tuple[str, ...], machine: Machine, tmp_path: Path):
+    from aidoctor.doctor.check.engine import judge, select_tools
+
+    return {v.tool: v for v in judge(machine, select_tools(tools), recorded(tmp_path))}
+
+
+def test_a_tool_pinning_an_older_transformers_is_caveats_naming_the_replacement(tmp_path):
+    """llamafactory 0.9.5's wheel pins transformers<=5.6.0, trl<=0.24.0, peft<=0.18.1 (its recorded METADATA):
+    pip would replace the newer ones installed, and each replacement works here."""
+    from aidoctor.doctor.check.profiles import load
+    from aidoctor.doctor.dsl.rules import Status
+
+    machine = replace(load("h100").machine, packages={"transformers": "5.23.0", "trl": "1.16.0", "peft": "0.21.2"})
+    verdicts = _judge_with(("llamafactory", "unsloth"), machine, tmp_path)
+    llamafactory = verdicts["llamafactory"]
+    assert llamafactory.status is Status.CAVEATS, llamafactory.reasons
+    assert any("pip would replace the installed transformers 5.23.0 with transformers-5.6.0-py3-none-any.whl" in r
+               for r in llamafactory.reasons), llamafactory.reasons
+    assert any("trl-0.24.0-py3-none-any.whl" in r for r in llamafactory.reasons)
+    assert "pip install llamafactory  # replaces peft 0.21.2 with 0.18.1, as llamafactory 0.9.5 requires" in (
+        llamafactory.fixes)
+    assert not any("--no-deps" in f for f in llamafactory.fixes)  # its startup check would refuse the kept ones
+    unsloth = verdicts["unsloth"]
+    assert unsloth.status is Status.CAVEATS, unsloth.reasons
+    assert any("transformers-5.17.0-py3-none-any.whl" in r for r in unsloth.reasons)
+    assert any("trl-1.15.0-py3-none-any.whl" in r for r in unsloth.reasons)
+
+
+def test_trl_over_an_old_transformers_is_caveats(tmp_path):
+    from aidoctor.doctor.check.profiles import load
+    from aidoctor.doctor.dsl.rules import Status
+
+    machine = replace(load("h100").machine, packages={"transformers": "4.50.0"})
+    trl = _judge_with(("trl",), machine, tmp_path)["trl"]
+    assert trl.status is Status.CAVEATS
+    assert "pip install trl  # replaces transformers 4.50.0 with 5.24.0, as trl 1.16.0 requires" in trl.fixes
+
+
+def test_once_installed_the_pins_are_unsupported(tmp_path):
+    from aidoctor.doctor.check.profiles import load
+    from aidoctor.doctor.dsl.rules import Status
+
+    machine = replace(load("h100").machine, packages={"llamafactory": "0.9.5", "transformers": "5.23.0"})
+    assert _judge_with(("llamafactory",), machine, tmp_path)["llamafactory"].status is Status.UNSUPPORTED
+
+
+def test_a_pin_no_release_of_which_works_here_is_unsupported(tmp_path):
+    """mlx-lm 0.32.2 requires mlx>=0.32.2; on macOS 13 no such mlx has a wheel (0.29.3 is the last macosx_13_0)."""
+    from aidoctor.doctor.dsl.rules import Status
+
+    ventura = Machine(os="darwin", arch="aarch64", macos="13.6", python="3.12.8", python_translated=False,
+                      packages={"mlx": "0.29.3"})
+    verdict = _judge_with(("mlx-lm",), ventura, tmp_path)["mlx-lm"]
+    assert verdict.status is Status.UNSUPPORTED
+    assert any("pip would replace the installed mlx 0.29.3, but no release of mlx>=0.32.2" in r
+               for r in verdict.reasons), verdict.reasons
+    assert not any("replaces mlx" in f for f in verdict.fixes)
