@@ -345,6 +345,49 @@ def test_a_pinned_install_plans_the_pinned_file_for_another_machine(tmp_path):
     assert not (tmp_path / "wh").exists()
 
 
+def _plan_elsewhere(tmp_path: Path, monkeypatch, **request):
+    from aidoctor.doctor.install.plan import InstallRequest
+    from aidoctor.doctor.install.run import prepare
+
+    monkeypatch.setenv("AIDOCTOR_CACHE_DIR", str(tmp_path / "this-machine-cache"))
+    monkeypatch.delenv("AIDOCTOR_WHEELHOUSE", raising=False)
+    return prepare(InstallRequest(dry_run=True, **request), index=recorded(tmp_path)).plan
+
+
+def test_a_plan_for_another_machine_names_it_and_none_of_this_machines_folders(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from aidoctor.doctor.install.plan import Route
+    from aidoctor.doctor.render.install import render_plan
+
+    plan = _plan_elsewhere(tmp_path, monkeypatch, tool="flash-attn", profile="jetson-agx-orin")
+    assert plan.route is Route.BUILD and plan.subject == "profile jetson-agx-orin"
+    out = io.StringIO()
+    render_plan(plan, Console(file=out, width=400, color_system=None))
+    text = out.getvalue()
+    assert text.splitlines()[0].startswith("Plan for flash-attn 2.8.3.post2 on profile jetson-agx-orin, not this machine")
+    assert "this-machine-cache" not in text and str(Path.home()) not in text
+    assert "<aidoctor cache on that machine>/runs/flash-attn-<start time>-<process id>/constraints.txt" in text
+    assert "<aidoctor cache on that machine>/builds/flash-attn-2.8.3.post2-" in text
+    assert "<wheelhouse on that machine>" in text
+    assert plan.to_json()["subject"] == "profile jetson-agx-orin"
+    assert not (tmp_path / "this-machine-cache").exists()  # a dry run creates nothing
+
+
+def test_a_wheelhouse_given_for_another_machine_is_shown_as_given(tmp_path, monkeypatch):
+    facts = tmp_path / "orin.json"
+    from aidoctor.doctor.check.profiles import load
+
+    facts.write_text(json.dumps(load("jetson-agx-orin").machine.to_json()))
+    plan = _plan_elsewhere(tmp_path, monkeypatch, tool="peft", facts_file=facts, wheelhouse=tmp_path / "export")
+    assert plan.subject == f"facts file {facts}"
+    text = json.dumps(plan.to_json())
+    assert str(tmp_path / "export") in text and "<wheelhouse on that machine>" not in text
+    assert "<aidoctor cache on that machine>/runs/peft-" in text
+
+
 # -- verdicts from the pick --
 
 
