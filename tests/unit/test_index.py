@@ -550,3 +550,32 @@ def test_a_pin_no_release_of_which_works_here_is_unsupported(tmp_path):
     assert any("pip would replace the installed mlx 0.29.3, but no release of mlx>=0.32.2" in r
                for r in verdict.reasons), verdict.reasons
     assert not any("replaces mlx" in f for f in verdict.fixes)
+
+
+# -- platform floors bound to the releases they were checked for --
+
+
+def test_unsloths_macos_14_floor_is_the_mlx_its_zoo_pins(tmp_path):
+    """unsloth 2026.10.9 -> unsloth_zoo>=2026.10.9 -> mlx==0.32.4 on Apple silicon (the wheels' own METADATA),
+    and no mlx 0.32.4 file fits macOS 13: the rule's floor is the index's, for this release."""
+    from aidoctor.doctor.check.index import parse_requires_dist
+    from aidoctor.doctor.dsl.rules import Status
+
+    metadata = CACHED / "metadata"
+    assert "unsloth_zoo>=2026.10.9" in parse_requires_dist(
+        (metadata / "unsloth-2026.10.9-py3-none-any.whl.metadata").read_text())
+    zoo = parse_requires_dist((metadata / "unsloth_zoo-2026.10.9-py3-none-any.whl.metadata").read_text())
+    assert 'mlx==0.32.4; sys_platform == "darwin" and platform_machine == "arm64"' in zoo
+    ventura = Machine(os="darwin", arch="aarch64", macos="13.6", python="3.12.8", python_translated=False)
+    assert pick("mlx", ventura, "==0.32.4").kind is Offer.NONE
+    sonoma = replace(ventura, macos="14.5")
+    assert pick("mlx", sonoma, "==0.32.4").filename == "mlx-0.32.4-cp312-cp312-macosx_14_0_arm64.whl"
+
+    verdict = _judge("unsloth", ventura, tmp_path)
+    assert verdict.status is Status.UNSUPPORTED
+    assert any("unsloth-zoo 2026.10.9, which pins mlx 0.32.4" in r for r in verdict.reasons), verdict.reasons
+    from aidoctor.doctor.check.engine import select_tools
+    from aidoctor.doctor.check.verdicts import evaluate
+
+    older = evaluate(select_tools(("unsloth",))[0], replace(ventura, packages={"unsloth": "2026.8.1"}))
+    assert not any("pins mlx" in r for r in older.reasons)  # not checked for the zoo releases it accepts
