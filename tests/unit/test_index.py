@@ -579,3 +579,16 @@ def test_unsloths_macos_14_floor_is_the_mlx_its_zoo_pins(tmp_path):
 
     older = evaluate(select_tools(("unsloth",))[0], replace(ventura, packages={"unsloth": "2026.8.1"}))
     assert not any("pins mlx" in r for r in older.reasons)  # not checked for the zoo releases it accepts
+
+
+def test_torchaos_pure_python_caveats_hold_for_the_releases_that_are_pure_python():
+    from aidoctor.doctor.check.engine import select_tools
+    from aidoctor.doctor.check.verdicts import evaluate
+
+    assert pick("torchao", SPARK).filename == "torchao-0.18.0-py3-none-any.whl"
+    assert pick("torchao", MAC).filename == "torchao-0.18.0-py3-none-any.whl"
+    older = pick("torchao", replace(MAC, python="3.12.8"), "==0.6.1").filename
+    assert older == "torchao-0.6.1-cp312-cp312-macosx_11_0_arm64.whl"  # compiled: the caveat is not for it
+    torchao = select_tools(("torchao",))[0]
+    assert not any("pure-Python" in r for r in evaluate(torchao, replace(MAC, packages={"torchao": "0.6.1"})).reasons)
+    assert any("pure-Python" in r for r in evaluate(torchao, replace(MAC, packages={"torchao": "0.18.0"})).reasons)
