@@ -33,9 +33,9 @@ def require(bed: str, problem: str | None) -> None:
 
 def network_problem(timeout: float = 5.0) -> str | None:
     """Why the package index the `network` tests use cannot be reached, or None."""
-    from aidoctor.doctor.check.index import INDEX_JSON_URL
+    from aidoctor.doctor.check.index import INDEX_URL
 
-    host = urlsplit(INDEX_JSON_URL).hostname or "pypi.org"
+    host = urlsplit(INDEX_URL).hostname or "pypi.org"
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
     except OSError as exc:
