@@ -132,6 +132,10 @@ def parse_target_report(text: str) -> Partial:
         part.unknown["musl"] = "the musl loader did not print its version"
     elif "libc" in errors:
         part.unknown["musl"] = part.unknown["libc"]
+    elif facts["libc"] is None and data.get("platform") == "linux" and "libc" in data:
+        # pip then offers this interpreter neither manylinux nor musllinux wheels
+        part.unknown["libc"] = ("the target Python reports no glibc and names no musl loader (a statically "
+                                "linked interpreter?)")
     target = {key: data[key] for key in ("executable", "implementation", "virtualenv", "machine", "platform")
               if key in data}
     if isinstance(data.get("path"), list):

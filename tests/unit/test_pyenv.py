@@ -357,3 +357,12 @@ def test_a_report_from_an_older_script_has_no_python_build():
     part = pyenv.parse_target_report(LINUX_CPU_TORCH)
     assert part.unknown == {"python_build": "the target Python did not report it"}
     assert part.facts["libc"] is None
+
+
+def test_a_linux_python_with_neither_glibc_nor_musl_leaves_libc_unknown():
+    data = json.loads(LINUX_GLIBC_2026_12)
+    data.update(glibc=None, libc=None)
+    part = pyenv.parse_target_report(json.dumps(data))
+    assert part.unknown["libc"].startswith("the target Python reports no glibc and names no musl loader")
+    mac = pyenv.parse_target_report(MAC_ROSETTA)
+    assert "libc" not in mac.unknown  # not a Linux question
