@@ -1,6 +1,7 @@
 """bitsandbytes: 8-bit optimizers and 4-bit (QLoRA) / 8-bit quantization.
 
-PyPI has wheels for Linux x86_64 and aarch64 (CUDA builds), macOS 14+ arm64
+PyPI has wheels for Linux x86_64 and aarch64 (CUDA builds), macOS arm64 (from
+0.49.0 on, macosx_14_0 only: no macOS 13 wheel in any release through 0.50.2)
 and Windows. The aarch64 CUDA libraries are SBSA builds: on a Jetson with
 L4T they import fine and fail at the first kernel ("named symbol not found",
 bitsandbytes#1930), so an import check lies there and a build on the device

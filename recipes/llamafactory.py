@@ -8,7 +8,9 @@ unless DISABLE_VERSION_CHECK=1.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import caveat, conflicts, installed, nvidia_gpu, on_linux, on_macos, on_windows, version
+from ..doctor.dsl.rules import (
+    caveat, conflicts, installed, is_installed, nvidia_gpu, on_linux, on_macos, on_windows, version,
+)
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import no_gpu
 
@@ -20,17 +22,17 @@ V095 = version(">=0.9.5,<0.9.6")
 RULES = (
     # -- the Hugging Face versions 0.9.5 pins --
     conflicts(
-        when=V095 & installed("transformers", ">5.6"),
+        when=V095 & is_installed() & installed("transformers", ">5.6"),
         msg="llamafactory 0.9.5 pins transformers <= 5.6 and its startup check refuses a newer one",
         fix='pip install "transformers<=5.6"  # or run with DISABLE_VERSION_CHECK=1 at your own risk',
         source=SRC_CHECK),
     conflicts(
-        when=V095 & installed("trl", ">0.24"),
+        when=V095 & is_installed() & installed("trl", ">0.24"),
         msg="llamafactory 0.9.5 pins trl <= 0.24 and its startup check refuses a newer one",
         fix='pip install "trl<=0.24"',
         source=SRC_CHECK),
     conflicts(
-        when=V095 & installed("peft", ">0.18.1"),
+        when=V095 & is_installed() & installed("peft", ">0.18.1"),
         msg="llamafactory 0.9.5 pins peft <= 0.18.1 and its startup check refuses a newer one",
         fix='pip install "peft<=0.18.1"',
         source=SRC_CHECK),

@@ -8,14 +8,14 @@ and transformers >= 4.56.2; its vLLM integration (trl[vllm]) takes vllm
 from __future__ import annotations
 
 from ..doctor.dsl.recipe import Recipe
-from ..doctor.dsl.rules import caveat, conflicts, installed, version
+from ..doctor.dsl.rules import caveat, conflicts, installed, is_installed, version
 from ..doctor.dsl.tool import Tool
 
 SRC = "https://pypi.org/project/trl/1.16.0/"
 
 RULES = (
     conflicts(
-        when=version(">=1.16") & installed("transformers", "<4.56.2"),
+        when=version(">=1.16") & is_installed() & installed("transformers", "<4.56.2"),
         msg="trl 1.16 needs transformers 4.56.2 or later; an older transformers is installed",
         fix='pip install -U "transformers>=4.56.2"',
         source=SRC),

@@ -27,6 +27,7 @@ SRC_SPARK = "https://github.com/NVIDIA/dgx-spark-playbooks/blob/main/nvidia/unsl
 SRC_BNB_SKEW = "https://github.com/NVIDIA/dgx-spark-playbooks/issues/57"
 SRC_EXTRAS = "https://github.com/unslothai/unsloth/blob/main/pyproject.toml"
 SRC_REQUIREMENTS = "https://unsloth.ai/docs/get-started/fine-tuning-for-beginners/unsloth-requirements"
+SRC_ZOO_PYPI = "https://pypi.org/project/unsloth-zoo/2026.10.9/"
 
 PINNED = version("<=2026.10.9")
 
@@ -64,12 +65,12 @@ RULES = (
         fix='pip install "torch>=2.4,<2.15"',
         source=SRC_PYPI),
     conflicts(
-        when=PINNED & installed("transformers", ">5.17"),
+        when=PINNED & is_installed() & installed("transformers", ">5.17"),
         msg="unsloth 2026.10.9 declares transformers <= 5.17; a newer transformers is installed",
         fix='pip install "transformers<=5.17"',
         source=SRC_PYPI),
     conflicts(
-        when=PINNED & installed("trl", ">1.15"),
+        when=PINNED & is_installed() & installed("trl", ">1.15"),
         msg="unsloth 2026.10.9 declares trl <= 1.15; a newer trl is installed",
         fix='pip install "trl<=1.15"',
         source=SRC_PYPI),
@@ -118,11 +119,16 @@ RULES = (
         msg="unsloth's Mac backend is MLX, which needs an Apple silicon Mac",
         fix=None,
         source=SRC_MLX),
+    # unsloth 2026.10.9 requires unsloth_zoo>=2026.10.9, whose wheel pins mlx==0.32.4 on Apple silicon; mlx's macOS
+    # wheels from 0.29.4 on are macosx_14_0 (zoo 2026.8.14-2026.10.9 pin mlx 0.32.1-0.32.4, 2026.8.13 and older
+    # take mlx>=0.22, which 0.29.3's macosx_13_0 wheels meet). Older unsloth releases accept older zoo releases,
+    # so for them this floor is not established: the rule is bound to the release checked and later ones.
     conflicts(
-        when=on_macos() & apple_silicon() & macos("<14"),
-        msg="unsloth's Mac backend is MLX, whose wheels need macOS 14 or later",
+        when=on_macos() & apple_silicon() & macos("<14") & version(">=2026.10.9"),
+        msg="unsloth 2026.10.9's Mac backend is MLX through unsloth-zoo 2026.10.9, which pins mlx 0.32.4, whose "
+            "wheels need macOS 14 or later (mlx 0.29.3 is the last with macOS 13 wheels)",
         fix="softwareupdate --list  # then install the macOS 14+ update it offers",
-        source=SRC_MLX),
+        source=SRC_ZOO_PYPI),
     caveat(
         when=on_windows() & nvidia_gpu(),
         msg="on Windows unsloth needs a CUDA torch first (PyPI's Windows torch is CPU-only) and the unofficial "

@@ -243,21 +243,33 @@ def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machin
     for requirement in replacements_needed(candidate, machine, watched):
         name = canonical_name(requirement.name)
         have = (machine.packages or {})[name]
-        status, brings = Status.CAVEATS, ""
+        status, brings, version = Status.CAVEATS, "", ""
         instead = replacing.get(str(requirement))
         if instead is not None and instead.available is not None:
             offered = instead.available
             what = offered.filename or f"no {name} file ({offered.reason})"
             if instead.status is Status.UNSUPPORTED:
                 status = Status.UNSUPPORTED
-                brings = f" with {what}, which cannot work here: {instead.reasons[0]}"
+                brings = (f" with {offered.filename}, which cannot work here: {instead.reasons[0]}"
+                          if offered.filename else f", but {instead.reasons[0]}")
             else:
                 brings = f" with {what} ({name}'s verdict for it here: {instead.status.value})"
+                version = f" with {offered.version}" if offered.version else ""
+        if name == "torch":
+            # The installed torch is the machine-specific build (CUDA, arch list) worth keeping, as NVIDIA's
+            # playbooks do; the tool then runs outside its declared torch range, at the user's choice.
+            fix = f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements"
+        elif status is Status.UNSUPPORTED:
+            fix = None  # no release the pin accepts works here, and keeping the installed one breaks the pin
+        else:
+            # Keeping another distribution would leave the tool outside the range it declares (unsupported by
+            # its own rules once installed: llamafactory's startup check refuses), so the fix is pip's, named.
+            fix = f"{tool.install}  # replaces {name} {have}{version}, as {tool.id} {candidate.version} requires"
         findings.append(Finding(
             status,
             f"{tool.id} {candidate.version} requires {requirement}: pip would replace the installed {name} {have}"
             f"{brings}",
-            f"pip install --no-deps {tool.dist}  # keeps {name} {have}; check its other requirements",
+            fix,
             candidate.source))
     return findings
 

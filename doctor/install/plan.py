@@ -146,6 +146,7 @@ class Plan:
     stored: str | None = None  # the wheelhouse file a WHEELHOUSE route installs
     alternative: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    subject: str | None = None  # the other machine a --profile/--facts plan is for ("profile jetson-agx-orin")
 
     @property
     def key_id(self) -> str | None:
@@ -159,7 +160,7 @@ class Plan:
             "schema": "aidoctor.plan/2", "tool": self.tool, "route": self.route.value, "why": self.why,
             "version": self.version, "pins": list(self.pins), "build_env": env(self.build_env),
             "runtime_env": env(self.runtime_env), "key": self.key, "key_id": self.key_id, "stored": self.stored,
-            "alternative": self.alternative, "notes": list(self.notes),
+            "alternative": self.alternative, "notes": list(self.notes), "subject": self.subject,
             "steps": [{"action": s.action.value, "title": s.title, "why": s.why,
                        "argv": [arg_to_json(a) for a in s.argv], "env": env(s.env),
                        "detail": list(s.detail)} for s in self.steps],
@@ -326,7 +327,7 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
                               "requirements must be in the target", pip(python, "install", *PIP_NETWORK, *constraint,
                                                                          *missing)))
         steps.append(_source_step(python, tool, recipe, paths, version))
-        steps.append(Step(Action.BUILD, f"Build {tool.id} {version} for this machine",
+        steps.append(Step(Action.BUILD, f"Build {tool.id} {version} for the target machine",
                           "--no-build-isolation compiles against the torch that is installed, not a fresh one from "
                           f"the index; the full compiler log goes to {paths.build_log}, and a compiler killed for "
                           "memory is retried with half the jobs",

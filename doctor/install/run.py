@@ -75,9 +75,16 @@ class Outcome:
 # -- preparing: facts, environment, index, wheelhouse -> plan --
 
 
+# Where a plan for another machine (--profile, --facts) puts things there: that machine's cache folder
+# ($AIDOCTOR_CACHE_DIR or its user's cache) is not known here, so the plan names it instead of printing this one's.
+ELSEWHERE_CACHE = Path("<aidoctor cache on that machine>")
+ELSEWHERE_WHEELHOUSE = Path("<wheelhouse on that machine>")
+
+
 def prepare(request: InstallRequest, system: System | None = None, index: Index | None = None) -> Prepared:
     tool = select_tools((request.tool,))[0]
-    if request.profile is not None or request.facts_file is not None:
+    elsewhere = request.profile is not None or request.facts_file is not None
+    if elsewhere:
         machine, python, state = _elsewhere(request)
     else:
         system = system or LiveSystem()
@@ -85,7 +92,8 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
         machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
         state = envstate.capture(system, python)
         _check_changeable(python, state)
-    root = request.wheelhouse or wheelhouse_dir()
+    # --wheelhouse names a folder for that machine too (one exported there); otherwise its place there is unknown.
+    root = request.wheelhouse or (ELSEWHERE_WHEELHOUSE if elsewhere else wheelhouse_dir())
     # A dry run creates nothing, not even the wheelhouse directory.
     wheelhouse = Wheelhouse(root) if request.dry_run else Wheelhouse.open(root)
     available = None
@@ -101,10 +109,18 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     from ...recipes import watched_dists
 
     verdict = evaluate(tool, fresh, available, watched_dists())
-    stored = _stored_for(wheelhouse, tool, machine)
-    paths = Paths(wheelhouse.root, run=runs_dir() / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
-                  builds_root=builds_dir())
+    # An unknown wheelhouse is planned as one without the tool: nothing of this machine's is read for it.
+    stored = [] if root == ELSEWHERE_WHEELHOUSE else _stored_for(wheelhouse, tool, machine)
+    if elsewhere:
+        paths = Paths(wheelhouse.root, run=ELSEWHERE_CACHE / "runs" / f"{tool.id}-<start time>-<process id>",
+                      builds_root=ELSEWHERE_CACHE / "builds")
+    else:
+        paths = Paths(wheelhouse.root, run=runs_dir() / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
+                      builds_root=builds_dir())
     plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)
+    if elsewhere:
+        plan = replace(plan, subject=(f"profile {request.profile}" if request.profile is not None
+                                      else f"facts file {request.facts_file}"))
     return Prepared(request, plan, tool, python, machine, state, wheelhouse)
 
 

@@ -33,7 +33,8 @@ OWNED = {
     "nvcc": ("cuda_toolkit", "cuda_home"),
     "jetson": ("jetson",),
     "apple": ("apple", "macos", "memory_gb", "cpu", "gpus", "unified_memory"),
-    "python": ("python", "python_translated", "glibc", "packages", "requires", "torch_build"),
+    "python": ("python", "python_build", "python_translated", "glibc", "libc", "musl", "packages", "requires",
+               "torch_build"),
 }
 
 

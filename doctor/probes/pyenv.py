@@ -3,7 +3,9 @@
 aidoctor runs in an environment of its own (pipx, uv tool) and inspects another
 interpreter given by path. It runs that interpreter once, `python -c SCRIPT`,
 under a hard timeout. SCRIPT needs only the standard library of Python >= 3.8
-and prints one JSON object: the Python version, glibc, whether the process runs
+and prints one JSON object: the Python version and build (free-threaded or not),
+its C library (glibc and its version, or musl and its version as pip reads it:
+the interpreter's PT_INTERP loader, run bare), whether the process runs
 under Rosetta 2, every installed distribution, the Requires-Dist of the
 training tools and how torch was built. It never imports torch (1.8-3 s, and
 it can initialise CUDA): torch/version.py is read as text, and the CUDA arch
@@ -36,7 +38,8 @@ from ..core.system import CommandResult, System
 from .base import Partial
 
 # The facts this probe owns; probes.OWNED["python"] lists the same.
-FACTS = ("python", "python_translated", "glibc", "packages", "requires", "torch_build")
+FACTS = ("python", "python_build", "python_translated", "glibc", "libc", "musl", "packages", "requires",
+         "torch_build")
 
 DOES_NOT_EXIST = "does not exist"
 NOT_PYTHON = "not a Python interpreter"
@@ -107,6 +110,9 @@ def parse_target_report(text: str) -> Partial:
     if isinstance(data.get("translated"), bool):
         facts["python_translated"] = data["translated"]
     facts["glibc"] = _text(data.get("glibc"))
+    facts["libc"] = _choice(data.get("libc"), ("glibc", "musl"))
+    facts["musl"] = _text(data.get("musl")) if facts["libc"] == "musl" else None
+    facts["python_build"] = _choice(data.get("python_build"), ("default", "freethreaded"))
     if isinstance(data.get("packages"), dict):
         facts["packages"] = {canonical_name(k): v for k, v in data["packages"].items() if isinstance(v, str)}
     if isinstance(data.get("requires"), dict):
@@ -115,13 +121,21 @@ def parse_target_report(text: str) -> Partial:
     torch = data.get("torch")
     if isinstance(torch, dict):
         facts["torch_build"] = _torch_build(torch)
-    for key in ("python", "python_translated", "packages", "requires"):
+    for key in ("python", "python_build", "python_translated", "packages", "requires"):
         if facts.get(key) is None:
             part.unknown[key] = _error_reason(errors.get("packages" if key == "requires" else key))
-    # No glibc (macOS, musl) and no torch are answers; only a failure to read them is unknown.
-    for key in ("glibc", "torch_build"):
+    # No glibc (macOS, musl), no libc on macOS and no torch are answers; only a failure to read them is unknown.
+    for key in ("glibc", "torch_build", "libc"):
         if key in errors:
             part.unknown[key] = _error_reason(errors[key])
+    if facts["libc"] == "musl" and facts["musl"] is None:
+        part.unknown["musl"] = "the musl loader did not print its version"
+    elif "libc" in errors:
+        part.unknown["musl"] = part.unknown["libc"]
+    elif facts["libc"] is None and data.get("platform") == "linux" and "libc" in data:
+        # pip then offers this interpreter neither manylinux nor musllinux wheels
+        part.unknown["libc"] = ("the target Python reports no glibc and names no musl loader (a statically "
+                                "linked interpreter?)")
     target = {key: data[key] for key in ("executable", "implementation", "virtualenv", "machine", "platform")
               if key in data}
     if isinstance(data.get("path"), list):
@@ -172,6 +186,10 @@ def _error_reason(error: Any) -> str:
     if isinstance(error, str):
         return f"the target Python could not tell: {error}"
     return "the target Python did not report it"
+
+
+def _choice(value: Any, allowed: tuple[str, ...]) -> str | None:
+    return value if value in allowed else None
 
 
 def _text(value: Any) -> str | None:

@@ -1,6 +1,7 @@
 """The script aidoctor runs inside the target Python, in one of two modes (its first argument).
 
-    report [TOOL ...]         the Python version, glibc, Rosetta 2, every installed distribution, the
+    report [TOOL ...]         the Python version and build, the C library (glibc or musl and its version),
+                              Rosetta 2, every installed distribution, the
                               Requires-Dist of TOOLs (canonical names) and how torch was built (probes/pyenv.py)
     env-state NAMES PREFIXES  every .dist-info with its RECORD digest, Requires-Dist and, for the comma-separated
                               protected NAMES and name PREFIXES, a fingerprint of every file it owns
@@ -43,6 +44,81 @@ def glibc():
     if text and text.startswith("glibc "):
         return text.split()[1]
     return None
+
+
+def elf_interpreter(image):
+    """The program interpreter (PT_INTERP) an ELF executable names, e.g. "/lib/ld-musl-aarch64.so.1".
+
+    None for a static or non-ELF file. This is where pip (packaging's _musllinux)
+    looks to decide that a Python is linked against musl.
+    """
+    import struct
+    if image[:4] != b"\x7fELF":
+        return None
+    order = "<" if image[5] == 1 else ">"
+    if image[4] == 2:
+        phoff = struct.unpack_from(order + "Q", image, 0x20)[0]
+        phentsize, phnum = struct.unpack_from(order + "HH", image, 0x36)
+        layout, fields = order + "IIQ", (0, 2)  # p_type, p_flags, p_offset
+        size_at = 0x20  # p_filesz
+    else:
+        phoff = struct.unpack_from(order + "I", image, 0x1C)[0]
+        phentsize, phnum = struct.unpack_from(order + "HH", image, 0x2A)
+        layout, fields = order + "II", (0, 1)  # p_type, p_offset
+        size_at = 0x10
+    for i in range(phnum):
+        header = phoff + i * phentsize
+        values = struct.unpack_from(layout, image, header)
+        if values[fields[0]] == 3:  # PT_INTERP
+            offset = values[fields[1]]
+            size = struct.unpack_from(order + ("Q" if image[4] == 2 else "I"), image, header + size_at)[0]
+            return image[offset:offset + size].split(b"\x00")[0].decode("ascii", "replace")
+    return None
+
+
+MUSL_VERSION = re.compile(r"^Version (\d+\.\d+[^\s]*)", re.M)
+
+
+def parse_musl_loader(text):
+    """musl's version from what its loader prints when run bare ("musl libc (x86_64)\\nVersion 1.2.5\\n...")."""
+    if not text.startswith("musl libc"):
+        return None
+    match = MUSL_VERSION.search(text)
+    return match.group(1) if match else None
+
+
+def musl_version(executable):
+    """musl's version if `executable` is linked against musl, else None: asked of its loader, as pip does.
+
+    Only read where glibc did not answer; the loader is run with a timeout and no input.
+    """
+    import mmap
+    with open(executable, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as image:
+        loader = elf_interpreter(image)
+    if not loader or "musl" not in os.path.basename(loader):
+        return None
+    import subprocess
+    result = subprocess.run([loader], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, timeout=2)
+    return parse_musl_loader(result.stderr.decode("ascii", "replace"))
+
+
+def libc(glibc_version):
+    """("glibc" or "musl" or None, musl's version or None) of this process on Linux; (None, None) elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None, None
+    if glibc_version:
+        return "glibc", None
+    musl = musl_version(os.path.realpath(sys.executable))
+    return ("musl", musl) if musl else (None, None)
+
+
+def python_build():
+    """"freethreaded" for a free-threaded CPython (3.13t and later), whose wheels are cp313t; else "default"."""
+    if sys.version_info < (3, 13):
+        return "default"  # no free-threaded builds before 3.13; sysconfig costs milliseconds to import
+    import sysconfig
+    return "freethreaded" if sysconfig.get_config_var("Py_GIL_DISABLED") else "default"
 
 
 def translated():
@@ -253,6 +329,8 @@ def torch_build():
 
 def report(tools):
     found = attempt("packages", distributions)
+    glibc_version = attempt("glibc", glibc)
+    libc_name, musl = attempt("libc", lambda: libc(glibc_version)) or (None, None)
     return {
         "python": "%d.%d.%d" % sys.version_info[:3],
         "implementation": sys.implementation.name,
@@ -261,7 +339,10 @@ def report(tools):
         "machine": os.uname().machine if hasattr(os, "uname") else None,
         "platform": sys.platform,
         "path": [entry for entry in sys.path if entry],  # where the binary audit finds each RECORD
-        "glibc": attempt("glibc", glibc),
+        "python_build": attempt("python_build", python_build),
+        "glibc": glibc_version,
+        "libc": libc_name,
+        "musl": musl,
         "translated": attempt("python_translated", translated),
         "packages": None if found is None else {key: d[1] for key, d in found.items()},
         "requires": None if found is None else {key: d[2] for key, d in found.items() if key in tools},

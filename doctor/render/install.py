@@ -28,7 +28,8 @@ def command_line(step: Step) -> Text:
 
 
 def render_plan(plan: Plan, out: Console) -> None:
-    head = Text(f"Plan for {plan.tool}" + (f" {plan.version}" if plan.version else "") + ": ", style="bold")
+    target = f" on {plan.subject}, not this machine" if plan.subject else ""
+    head = Text(f"Plan for {plan.tool}" + (f" {plan.version}" if plan.version else "") + f"{target}: ", style="bold")
     head.append(plan.route.value, style=ROUTE_STYLE[plan.route])
     out.print(head)
     out.print(Text(f"  why: {plan.why}"))

@@ -194,3 +194,28 @@ def test_the_script_imports_no_torch(torch_venv, mode):
         assert json.loads(result.stdout)["torch"]["version"] == "2.13.0+cpu"
     else:
         assert json.loads(result.stdout)["dists"]["torch"]["version"] == "2.13.0+cpu"
+
+
+def test_this_pythons_c_library_and_build(venv):
+    python, _ = venv
+    part = pyenv.probe(LiveSystem(), 10, python=str(python))
+    glibc = os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None
+    if sys.platform.startswith("linux") and glibc and glibc.startswith("glibc "):
+        assert (part.facts["libc"], part.facts["glibc"]) == ("glibc", glibc.split()[1])
+    import sysconfig
+    freethreaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    assert part.facts["python_build"] == ("freethreaded" if freethreaded else "default")
+
+
+@pytest.mark.skipif(shutil.which("musl-gcc") is None, reason="needs musl-gcc (Debian: apt-get install musl-tools)")
+def test_musl_version_of_a_real_musl_executable(tmp_path):
+    """A program linked against musl, asked as pip asks a musl Python: its PT_INTERP loader, run bare."""
+    (tmp_path / "hello.c").write_text("int main(void){return 0;}\n")
+    subprocess.run(["musl-gcc", "-o", str(tmp_path / "hello"), str(tmp_path / "hello.c")], check=True, timeout=60)
+    namespace = {"__name__": "aidoctor_test"}
+    exec(compile(pyenv.SOURCE, "<aidoctor>", "exec"), namespace)
+    loader = subprocess.run([namespace["elf_interpreter"]((tmp_path / "hello").read_bytes())],
+                            capture_output=True, text=True, timeout=10).stderr
+    expected = loader.split("Version ", 1)[1].split()[0]
+    assert namespace["musl_version"](str(tmp_path / "hello")) == expected
+    assert namespace["musl_version"](os.path.realpath(sys.executable)) is None  # a glibc Python

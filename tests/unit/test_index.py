@@ -345,6 +345,49 @@ def test_a_pinned_install_plans_the_pinned_file_for_another_machine(tmp_path):
     assert not (tmp_path / "wh").exists()
 
 
+def _plan_elsewhere(tmp_path: Path, monkeypatch, **request):
+    from aidoctor.doctor.install.plan import InstallRequest
+    from aidoctor.doctor.install.run import prepare
+
+    monkeypatch.setenv("AIDOCTOR_CACHE_DIR", str(tmp_path / "this-machine-cache"))
+    monkeypatch.delenv("AIDOCTOR_WHEELHOUSE", raising=False)
+    return prepare(InstallRequest(dry_run=True, **request), index=recorded(tmp_path)).plan
+
+
+def test_a_plan_for_another_machine_names_it_and_none_of_this_machines_folders(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from aidoctor.doctor.install.plan import Route
+    from aidoctor.doctor.render.install import render_plan
+
+    plan = _plan_elsewhere(tmp_path, monkeypatch, tool="flash-attn", profile="jetson-agx-orin")
+    assert plan.route is Route.BUILD and plan.subject == "profile jetson-agx-orin"
+    out = io.StringIO()
+    render_plan(plan, Console(file=out, width=400, color_system=None))
+    text = out.getvalue()
+    assert text.splitlines()[0].startswith("Plan for flash-attn 2.8.3.post2 on profile jetson-agx-orin, not this machine")
+    assert "this-machine-cache" not in text and str(Path.home()) not in text
+    assert "<aidoctor cache on that machine>/runs/flash-attn-<start time>-<process id>/constraints.txt" in text
+    assert "<aidoctor cache on that machine>/builds/flash-attn-2.8.3.post2-" in text
+    assert "<wheelhouse on that machine>" in text
+    assert plan.to_json()["subject"] == "profile jetson-agx-orin"
+    assert not (tmp_path / "this-machine-cache").exists()  # a dry run creates nothing
+
+
+def test_a_wheelhouse_given_for_another_machine_is_shown_as_given(tmp_path, monkeypatch):
+    facts = tmp_path / "orin.json"
+    from aidoctor.doctor.check.profiles import load
+
+    facts.write_text(json.dumps(load("jetson-agx-orin").machine.to_json()))
+    plan = _plan_elsewhere(tmp_path, monkeypatch, tool="peft", facts_file=facts, wheelhouse=tmp_path / "export")
+    assert plan.subject == f"facts file {facts}"
+    text = json.dumps(plan.to_json())
+    assert str(tmp_path / "export") in text and "<wheelhouse on that machine>" not in text
+    assert "<aidoctor cache on that machine>/runs/peft-" in text
+
+
 # -- verdicts from the pick --
 
 
@@ -445,3 +488,107 @@ def test_pep_658_metadata_is_fetched_when_the_index_serves_it(tmp_path):
     offered = index.offers(["demo"], lambda p: select(p, SPARK), "k", requirements=True)["demo"]
     assert offered.requires_dist == ("torch==2.14.0",)
     assert asked[-1] == "https://mirror.example/files/demo-1.0-py3-none-any.whl.metadata"
+
+
+# -- pins of the chosen release on other installed tools (not torch) --
+
+
+def _judge_with(tools: tuple[str, ...], machine: Machine, tmp_path: Path):
+    from aidoctor.doctor.check.engine import judge, select_tools
+
+    return {v.tool: v for v in judge(machine, select_tools(tools), recorded(tmp_path))}
+
+
+def test_a_tool_pinning_an_older_transformers_is_caveats_naming_the_replacement(tmp_path):
+    """llamafactory 0.9.5's wheel pins transformers<=5.6.0, trl<=0.24.0, peft<=0.18.1 (its recorded METADATA):
+    pip would replace the newer ones installed, and each replacement works here."""
+    from aidoctor.doctor.check.profiles import load
+    from aidoctor.doctor.dsl.rules import Status
+
+    machine = replace(load("h100").machine, packages={"transformers": "5.23.0", "trl": "1.16.0", "peft": "0.21.2"})
+    verdicts = _judge_with(("llamafactory", "unsloth"), machine, tmp_path)
+    llamafactory = verdicts["llamafactory"]
+    assert llamafactory.status is Status.CAVEATS, llamafactory.reasons
+    assert any("pip would replace the installed transformers 5.23.0 with transformers-5.6.0-py3-none-any.whl" in r
+               for r in llamafactory.reasons), llamafactory.reasons
+    assert any("trl-0.24.0-py3-none-any.whl" in r for r in llamafactory.reasons)
+    assert "pip install llamafactory  # replaces peft 0.21.2 with 0.18.1, as llamafactory 0.9.5 requires" in (
+        llamafactory.fixes)
+    assert not any("--no-deps" in f for f in llamafactory.fixes)  # its startup check would refuse the kept ones
+    unsloth = verdicts["unsloth"]
+    assert unsloth.status is Status.CAVEATS, unsloth.reasons
+    assert any("transformers-5.17.0-py3-none-any.whl" in r for r in unsloth.reasons)
+    assert any("trl-1.15.0-py3-none-any.whl" in r for r in unsloth.reasons)
+
+
+def test_trl_over_an_old_transformers_is_caveats(tmp_path):
+    from aidoctor.doctor.check.profiles import load
+    from aidoctor.doctor.dsl.rules import Status
+
+    machine = replace(load("h100").machine, packages={"transformers": "4.50.0"})
+    trl = _judge_with(("trl",), machine, tmp_path)["trl"]
+    assert trl.status is Status.CAVEATS
+    assert "pip install trl  # replaces transformers 4.50.0 with 5.24.0, as trl 1.16.0 requires" in trl.fixes
+
+
+def test_once_installed_the_pins_are_unsupported(tmp_path):
+    from aidoctor.doctor.check.profiles import load
+    from aidoctor.doctor.dsl.rules import Status
+
+    machine = replace(load("h100").machine, packages={"llamafactory": "0.9.5", "transformers": "5.23.0"})
+    assert _judge_with(("llamafactory",), machine, tmp_path)["llamafactory"].status is Status.UNSUPPORTED
+
+
+def test_a_pin_no_release_of_which_works_here_is_unsupported(tmp_path):
+    """mlx-lm 0.32.2 requires mlx>=0.32.2; on macOS 13 no such mlx has a wheel (0.29.3 is the last macosx_13_0)."""
+    from aidoctor.doctor.dsl.rules import Status
+
+    ventura = Machine(os="darwin", arch="aarch64", macos="13.6", python="3.12.8", python_translated=False,
+                      packages={"mlx": "0.29.3"})
+    verdict = _judge_with(("mlx-lm",), ventura, tmp_path)["mlx-lm"]
+    assert verdict.status is Status.UNSUPPORTED
+    assert any("pip would replace the installed mlx 0.29.3, but no release of mlx>=0.32.2" in r
+               for r in verdict.reasons), verdict.reasons
+    assert not any("replaces mlx" in f for f in verdict.fixes)
+
+
+# -- platform floors bound to the releases they were checked for --
+
+
+def test_unsloths_macos_14_floor_is_the_mlx_its_zoo_pins(tmp_path):
+    """unsloth 2026.10.9 -> unsloth_zoo>=2026.10.9 -> mlx==0.32.4 on Apple silicon (the wheels' own METADATA),
+    and no mlx 0.32.4 file fits macOS 13: the rule's floor is the index's, for this release."""
+    from aidoctor.doctor.check.index import parse_requires_dist
+    from aidoctor.doctor.dsl.rules import Status
+
+    metadata = CACHED / "metadata"
+    assert "unsloth_zoo>=2026.10.9" in parse_requires_dist(
+        (metadata / "unsloth-2026.10.9-py3-none-any.whl.metadata").read_text())
+    zoo = parse_requires_dist((metadata / "unsloth_zoo-2026.10.9-py3-none-any.whl.metadata").read_text())
+    assert 'mlx==0.32.4; sys_platform == "darwin" and platform_machine == "arm64"' in zoo
+    ventura = Machine(os="darwin", arch="aarch64", macos="13.6", python="3.12.8", python_translated=False)
+    assert pick("mlx", ventura, "==0.32.4").kind is Offer.NONE
+    sonoma = replace(ventura, macos="14.5")
+    assert pick("mlx", sonoma, "==0.32.4").filename == "mlx-0.32.4-cp312-cp312-macosx_14_0_arm64.whl"
+
+    verdict = _judge("unsloth", ventura, tmp_path)
+    assert verdict.status is Status.UNSUPPORTED
+    assert any("unsloth-zoo 2026.10.9, which pins mlx 0.32.4" in r for r in verdict.reasons), verdict.reasons
+    from aidoctor.doctor.check.engine import select_tools
+    from aidoctor.doctor.check.verdicts import evaluate
+
+    older = evaluate(select_tools(("unsloth",))[0], replace(ventura, packages={"unsloth": "2026.8.1"}))
+    assert not any("pins mlx" in r for r in older.reasons)  # not checked for the zoo releases it accepts
+
+
+def test_torchaos_pure_python_caveats_hold_for_the_releases_that_are_pure_python():
+    from aidoctor.doctor.check.engine import select_tools
+    from aidoctor.doctor.check.verdicts import evaluate
+
+    assert pick("torchao", SPARK).filename == "torchao-0.18.0-py3-none-any.whl"
+    assert pick("torchao", MAC).filename == "torchao-0.18.0-py3-none-any.whl"
+    older = pick("torchao", replace(MAC, python="3.12.8"), "==0.6.1").filename
+    assert older == "torchao-0.6.1-cp312-cp312-macosx_11_0_arm64.whl"  # compiled: the caveat is not for it
+    torchao = select_tools(("torchao",))[0]
+    assert not any("pure-Python" in r for r in evaluate(torchao, replace(MAC, packages={"torchao": "0.6.1"})).reasons)
+    assert any("pure-Python" in r for r in evaluate(torchao, replace(MAC, packages={"torchao": "0.18.0"})).reasons)

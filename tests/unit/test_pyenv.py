@@ -213,7 +213,7 @@ GH200_CUDA_TORCH = (
 
 def test_parse_a_recorded_linux_report():
     part = pyenv.parse_target_report(LINUX_CPU_TORCH)
-    assert part.unknown == {}
+    assert part.unknown == {"python_build": "the target Python did not report it"}  # recorded before that key
     assert part.facts["python"] == "3.11.7" and part.facts["glibc"] == "2.36"
     assert part.facts["python_translated"] is False
     assert part.facts["packages"]["torch"] == "2.13.0+cpu" and part.facts["packages"]["huggingface-hub"] == "2.4.0"
@@ -284,3 +284,85 @@ def test_an_old_python_is_named():
 # ---------------------------------------------------------------- the real CPU torch wheel
 
 
+
+
+# ---------------------------------------------------------------- the C library and the Python build
+
+LIBC = Path(__file__).parents[1] / "fixtures" / "libc"  # real bytes, SOURCE.md says where each came from
+
+# Recorded on this host from a fresh venv (no pip) with the current script: the new keys.
+LINUX_GLIBC_2026_12 = (
+    '{"python": "3.11.7", "implementation": "cpython", "executable": "/tmp/index2/v/bin/python", '
+    '"virtualenv": true, "machine": "x86_64", "platform": "linux", "path": [], "python_build": "default", '
+    '"glibc": "2.36", "libc": "glibc", "musl": null, "translated": false, "packages": {}, "requires": {}, '
+    '"torch": null, "errors": {}}'
+)
+
+
+def test_the_elf_interpreter_pip_reads_musl_from(script):
+    assert script["elf_interpreter"]((LIBC / "musl-1.2.3-x86_64-dynamic.head").read_bytes()) == (
+        "/lib/ld-musl-x86_64.so.1")
+    assert script["elf_interpreter"]((LIBC / "glibc-2.36-x86_64-dynamic.head").read_bytes()) == (
+        "/lib64/ld-linux-x86-64.so.2")
+
+
+@pytest.mark.parametrize("name", ["armhf-static.elf", "s390x-static.elf"])  # ELF32 LE, ELF64 BE
+def test_a_static_executable_names_no_interpreter(script, name):
+    assert script["elf_interpreter"]((LIBC / name).read_bytes()) is None
+
+
+def test_not_elf_names_no_interpreter(script):
+    assert script["elf_interpreter"](b"#!/bin/sh\nexec python3 \"$@\"\n") is None
+
+
+def test_musl_version_from_its_loaders_words(script):
+    assert script["parse_musl_loader"]((LIBC / "musl-1.2.3-loader.stderr").read_text()) == "1.2.3"
+    assert script["parse_musl_loader"]("musl libc (aarch64)\nVersion 1.2.5\nDynamic Program Loader\n") == "1.2.5"
+    assert script["parse_musl_loader"]("ld.so: usage\n") is None  # not musl's loader
+
+
+def test_parse_the_c_library_and_build():
+    part = pyenv.parse_target_report(LINUX_GLIBC_2026_12)
+    assert part.unknown == {}
+    assert (part.facts["libc"], part.facts["glibc"], part.facts["musl"]) == ("glibc", "2.36", None)
+    assert part.facts["python_build"] == "default"
+
+
+def test_parse_a_musl_python():
+    data = json.loads(LINUX_GLIBC_2026_12)
+    data.update(glibc=None, libc="musl", musl="1.2.5", python_build="freethreaded")
+    part = pyenv.parse_target_report(json.dumps(data))
+    assert part.unknown == {}
+    assert (part.facts["libc"], part.facts["glibc"], part.facts["musl"]) == ("musl", None, "1.2.5")
+    assert part.facts["python_build"] == "freethreaded"
+
+
+def test_a_musl_loader_that_gave_no_version_leaves_musl_unknown():
+    data = json.loads(LINUX_GLIBC_2026_12)
+    data.update(glibc=None, libc="musl", musl=None)
+    part = pyenv.parse_target_report(json.dumps(data))
+    assert part.facts["libc"] == "musl" and part.unknown["musl"] == "the musl loader did not print its version"
+
+
+def test_a_failed_libc_probe_leaves_libc_and_musl_unknown():
+    data = json.loads(LINUX_GLIBC_2026_12)
+    data.update(glibc=None, libc=None, errors={"libc": "TimeoutExpired: Command '['/lib/ld-musl-x86_64.so.1']' "
+                                                       "timed out after 2 seconds"})
+    part = pyenv.parse_target_report(json.dumps(data))
+    assert part.unknown["libc"].startswith("the target Python could not tell: TimeoutExpired")
+    assert part.unknown["musl"] == part.unknown["libc"]
+
+
+def test_a_report_from_an_older_script_has_no_python_build():
+    part = pyenv.parse_target_report(LINUX_CPU_TORCH)
+    assert part.unknown == {"python_build": "the target Python did not report it"}
+    assert part.facts["libc"] is None
+
+
+def test_a_linux_python_with_neither_glibc_nor_musl_leaves_libc_unknown():
+    data = json.loads(LINUX_GLIBC_2026_12)
+    data.update(glibc=None, libc=None)
+    part = pyenv.parse_target_report(json.dumps(data))
+    assert part.unknown["libc"].startswith("the target Python reports no glibc and names no musl loader")
+    mac = pyenv.parse_target_report(MAC_ROSETTA)
+    assert "libc" not in mac.unknown  # not a Linux question
