@@ -18,6 +18,7 @@ from typing import Callable
 
 from packaging.version import InvalidVersion, Version
 
+from ..core.derive import derive as derive_from_facts
 from ..core.facts import FactState, Gpu, Jetson, Machine, ProbeRun, ProbeStatus
 from ..core.nvidia import CC_BY_TEGRA_SOC
 from ..core.system import System
@@ -111,7 +112,8 @@ def collect(system: System, options: Options) -> Machine:
     # UNKNOWN is the default: listing only the others keeps a probed Machine equal to its JSON read back.
     states = {key: state for key, state in states.items() if key in unknown and state is not FactState.UNKNOWN}
     runs.sort(key=lambda run: run.name)
-    return Machine(**facts, unknown=unknown, states=states, probes=tuple(runs), identifiers=identifiers or None)
+    return derive_from_facts(Machine(**facts, unknown=unknown, states=states, probes=tuple(runs),
+                                     identifiers=identifiers or None))
 
 
 def _run_of(name: str, part: Partial, begun: float) -> ProbeRun:
@@ -142,7 +144,8 @@ def _cpu_feature_arch(cpu) -> str | None:
 
 
 def derive(facts: dict, unknown: dict[str, str]) -> dict:
-    """Facts that follow from other facts."""
+    """What the probes' own outputs imply about each other (a Jetson's GPU from its SoC, qemu's borrowed
+    /proc/cpuinfo, MPS); what follows from facts alone is core.derive's, for every source."""
     facts = dict(facts)
     board = facts.get("jetson")
     gpus = facts.get("gpus")
