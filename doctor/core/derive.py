@@ -87,5 +87,6 @@ def _unified_memory(machine: Machine) -> tuple[bool, str] | None:
     if shared:
         return True, f"the GPU {shared[0].name or ''} shares system memory".replace("  ", " ")
     if machine.os == "linux" and all(g.memory_shared is False for g in gpus):
-        return False, ("no GPU was found" if not gpus else "the GPU has its own memory") + ", so nothing shares memory"
+        what = "no GPU was found" if not gpus else f"{', '.join(g.name or 'the GPU' for g in gpus)}: its own memory"
+        return False, f"{what}, so nothing shares system memory"
     return None

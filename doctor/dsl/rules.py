@@ -358,6 +358,8 @@ class Finding:
     source: str | None
     rule: Rule | None = field(default=None, compare=False)
     facts: frozenset[str] = field(default=frozenset(), compare=False)  # missing facts that leave it undecided
+    only_if: str | None = field(default=None, compare=False)  # "if no CUDA toolkit (nvcc) is installed": the
+    # values of missing facts under which the rule applies, when it may apply without changing the status
 
 
 def apply(rule: Rule, ctx: Ctx) -> Finding | None:
@@ -430,7 +432,7 @@ class RuleJudgement:
                 continue  # no plausible value makes it apply
             when = (f"if {_either(fired)}" if fired and not open_ else f"if {rule.when.text} ({names} unknown)")
             if settled:
-                out.append(Finding(rule.status, f"{when}: {rule.msg}", rule.fix, rule.source, rule))
+                out.append(Finding(rule.status, f"{when}: {rule.msg}", rule.fix, rule.source, rule, only_if=when))
             else:
                 out.append(Finding(Status.UNKNOWN, f"cannot tell whether this applies ({names} unknown: it decides "
                                    f"between {between}); {when}: {rule.msg}", rule.fix, rule.source, rule,
@@ -456,7 +458,9 @@ def judge_rules(rules: Iterable[Rule], ctx: Ctx) -> RuleJudgement:
                                    rule))
     if not undecided:
         return RuleJudgement(tuple(decided), (), (), ())
-    unknown = ctx.machine.missing() | ({"version"} if ctx.version is None else set())
+    # An absent fact (no nvcc here) is known: only the others have values to try.
+    unknown = ({fact for fact in ctx.machine.missing() if ctx.machine.state(fact) is not FactState.ABSENT}
+               | ({"version"} if ctx.version is None else set()))
     read = set().union(*(rule.when.needs for rule in undecided)) & unknown
     missing = read | {source for fact in read for source in DERIVED_FROM.get(fact, ()) if source in unknown}
     outcomes = []

@@ -122,6 +122,14 @@ def test_a_missing_toolkit_that_decides_the_status_is_unknown_naming_it_and_the_
     assert "if the CUDA toolkit is 13.0, 13.1: CUDA 13 quirk" in findings[1].msg
 
 
+def test_an_absent_toolkit_is_a_fact_not_a_value_to_try():
+    absent = dataclasses.replace(X86_H100, gpus=None, states={"cuda_toolkit": FactState.ABSENT})
+    both = needs_build(when=nvidia_gpu() & ~nvcc(">=12"), msg="needs nvcc 12", fix=None, source=SRC)
+    rules = judge_rules([both], Ctx(absent))
+    assert rules.missing == ("gpus",)
+    assert [o.scenario for o in rules.outcomes] == [None]  # no toolkit releases tried on a machine without nvcc
+
+
 def test_without_plausible_values_an_open_rule_counts_both_ways():
     rosetta = conflicts(when=translated_python(), msg="no MPS under Rosetta", fix=None, source=SRC)
     gpu = conflicts(when=nvidia_gpu(), msg="needs no NVIDIA GPU", fix=None, source=SRC)
@@ -186,3 +194,21 @@ def test_deleting_a_fact_keeps_each_status_or_makes_it_unknown_naming_that_fact(
                 problems.append(f"without {fact}: {verdict.tool} names {sorted(verdict.undecided)}, which it never "
                                 "reads")
     assert not problems, "\n".join(problems)
+
+
+def test_explain_states_the_derivations_and_what_a_missing_fact_would_change(recorded_index):
+    from rich.console import Console
+
+    from aidoctor.doctor.render.terminal import render_explain
+
+    facts = {**load("h100").machine.to_json(), "jetson": None, "unified_memory": None, "python_translated": None}
+    machine = derive(Machine.from_json(facts))
+    tool = all_tools()["flash-attn"]
+    (verdict,) = judge(machine, [tool], recorded_index)
+    console = Console(width=400, record=True)
+    render_explain(tool, verdict, "facts file", console, machine.derived)
+    text = console.export_text()
+    assert "jetson: the architecture is x86_64 and every Jetson is aarch64" in text
+    assert "unified_memory: NVIDIA H100 80GB HBM3: its own memory, so nothing shares system memory" in text
+    assert "MAY APPLY       [build] building flash-attn needs nvcc" in text
+    assert "only if no CUDA toolkit (nvcc) is installed" in text
