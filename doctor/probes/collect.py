@@ -150,7 +150,6 @@ def derive(facts: dict, unknown: dict[str, str]) -> dict:
     board = facts.get("jetson")
     gpus = facts.get("gpus")
     if isinstance(board, Jetson):
-        facts["unified_memory"] = True
         cc = CC_BY_TEGRA_SOC.get(board.soc or "")
         if gpus:
             # Jetson's nvidia-smi reports neither memory nor, on old drivers, compute_cap.
@@ -162,11 +161,8 @@ def derive(facts: dict, unknown: dict[str, str]) -> dict:
                                  memory_gb=facts.get("memory_gb"), memory_shared=True),)
             unknown.pop("gpus", None)
     elif gpus and any(g.memory_shared for g in gpus):
-        # GB10: NVML reports memory as not supported; the GPU uses system memory.
-        facts["unified_memory"] = True
+        # GB10: NVML reports memory as not supported; the GPU uses system memory (unified_memory: core.derive).
         facts["gpus"] = tuple(replace(g, memory_gb=g.memory_gb or facts.get("memory_gb")) for g in gpus)
-    elif facts.get("os") == "linux" and gpus is not None and facts.get("unified_memory") is None:
-        facts["unified_memory"] = False
     cpu_arch = _cpu_feature_arch(facts.get("cpu"))
     if facts.get("os") == "linux" and cpu_arch is not None and facts.get("arch") not in (None, cpu_arch):
         # qemu-user passes the host's /proc/cpuinfo through: an emulated aarch64 userland sees an x86 CPU.
