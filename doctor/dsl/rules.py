@@ -408,6 +408,7 @@ class RuleJudgement:
     undecided: tuple[Rule, ...]  # rules whose condition a missing fact leaves open
     missing: tuple[str, ...]  # the missing facts they read, and those the missing facts would be derived from
     outcomes: tuple[Outcome, ...]  # one per scenario; empty when nothing is undecided
+    why: str = ""  # the probes' reasons for the missing facts, where they gave one
 
     def statuses(self, base: Status) -> tuple[Status, ...]:
         """Every status the verdict could have, given `base` (the worst of everything else), lowest first."""
@@ -423,19 +424,20 @@ class RuleJudgement:
         statuses = self.statuses(base)
         settled = len(statuses) == 1
         between = ", ".join(s.value for s in statuses[:-1]) + f" and {statuses[-1].value}"
-        names = ", ".join(self.missing)
+        names = ", ".join(self.missing) + " unknown" + (f" ({self.why})" if self.why else "")
         out = list(self.decided)
         for rule in self.undecided:
             fired = [o.scenario.label for o in self.outcomes if rule in o.fired and o.scenario is not None]
             open_ = any(rule in o.undecided for o in self.outcomes)
             if not fired and not open_:
                 continue  # no plausible value makes it apply
-            when = (f"if {_either(fired)}" if fired and not open_ else f"if {rule.when.text} ({names} unknown)")
+            when = f"if {_either(fired)}" if fired and not open_ else f"if {rule.when.text}"
             if settled:
+                when += f" ({names})" if open_ else ""
                 out.append(Finding(rule.status, f"{when}: {rule.msg}", rule.fix, rule.source, rule, only_if=when))
             else:
-                out.append(Finding(Status.UNKNOWN, f"cannot tell whether this applies ({names} unknown: it decides "
-                                   f"between {between}); {when}: {rule.msg}", rule.fix, rule.source, rule,
+                out.append(Finding(Status.UNKNOWN, f"cannot tell whether this applies: {names}, whose value decides "
+                                   f"between {between}; {when}: {rule.msg}", rule.fix, rule.source, rule,
                                    facts=frozenset(self.missing)))
         return out
 
@@ -467,7 +469,8 @@ def judge_rules(rules: Iterable[Rule], ctx: Ctx) -> RuleJudgement:
     for scenario in scenarios(read, ctx):
         results = [(rule, rule.when(scenario.ctx if scenario else ctx)) for rule in undecided]
         outcomes.append(Outcome(scenario, tuple(r for r, v in results if v), tuple(r for r, v in results if v is None)))
-    return RuleJudgement(tuple(decided), tuple(undecided), tuple(sorted(missing)), tuple(outcomes))
+    why = "; ".join(f"{name}: {ctx.machine.unknown[name]}" for name in sorted(missing) if name in ctx.machine.unknown)
+    return RuleJudgement(tuple(decided), tuple(undecided), tuple(sorted(missing)), tuple(outcomes), why)
 
 
 MAX_SCENARIOS = 64

@@ -118,8 +118,18 @@ def test_a_missing_toolkit_that_decides_the_status_is_unknown_naming_it_and_the_
     findings = rules.findings(Status.OK)
     assert {f.status for f in findings} == {Status.UNKNOWN}
     assert all(f.facts == {"cuda_toolkit"} for f in findings)
-    assert "cuda_toolkit unknown: it decides between ok, caveats and build" in findings[0].msg
+    assert "cannot tell whether this applies: cuda_toolkit unknown, whose value decides between ok, caveats and build; " in findings[0].msg
     assert "if the CUDA toolkit is 13.0, 13.1: CUDA 13 quirk" in findings[1].msg
+
+
+def test_an_unknown_verdict_quotes_why_the_probe_could_not_tell():
+    gpu = conflicts(when=nvidia_gpu(), msg="needs no NVIDIA GPU", fix=None, source=SRC)
+    machine = Machine(os="linux", unknown={"gpus": "nvidia-smi did not answer within 5 s"})
+    (finding,) = judge_rules([gpu], Ctx(machine)).findings(Status.OK)
+    assert finding.status is Status.UNKNOWN and finding.facts == {"gpus"}
+    assert finding.msg == ("cannot tell whether this applies: gpus unknown (gpus: nvidia-smi did not answer within "
+                           "5 s), whose value decides between ok and unsupported; if an NVIDIA GPU: needs no "
+                           "NVIDIA GPU")
 
 
 def test_an_absent_toolkit_is_a_fact_not_a_value_to_try():
@@ -138,6 +148,8 @@ def test_without_plausible_values_an_open_rule_counts_both_ways():
     open_both_ways = judge_rules([gpu], Ctx(Machine(os="linux")))
     assert open_both_ways.statuses(Status.OK) == (Status.OK, Status.UNSUPPORTED)
     assert open_both_ways.statuses(Status.UNSUPPORTED) == (Status.UNSUPPORTED,)  # worse already: it stands
+    (stands,) = open_both_ways.findings(Status.UNSUPPORTED)
+    assert (stands.status, stands.msg) == (Status.UNSUPPORTED, "if an NVIDIA GPU (gpus unknown): needs no NVIDIA GPU")
 
 
 def test_the_h100_profile_builds_flash_attn_whether_or_not_nvcc_is_there(recorded_index):
