@@ -142,7 +142,7 @@ def explain(
     (chosen,) = select_tools((tool,))
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=(tool,),
                                     offline=offline, timeout=timeout))
-    render_explain(chosen, report.verdicts[0], report.subject, console())
+    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived)
 
 
 @app.command()

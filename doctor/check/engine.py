@@ -18,6 +18,7 @@ from typing import Iterable, Mapping
 from ...recipes import all_tools, watched_dists
 from .. import __version__
 from ..audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
+from ..core.derive import derive
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
 from ..core.facts import Machine, canonical_name
 from ..core.system import LiveSystem, System
@@ -149,6 +150,7 @@ def probe_machine(request: CheckRequest, system: System) -> Machine:
 
 def judge(machine: Machine, tools: list[Tool], index: Index,
           audit: EnvironmentAudit | None = None) -> tuple[Verdict, ...]:
+    machine = derive(machine)  # a no-op for what run_check passes; callers with a raw profile or file need it
     wanted = [t for t in tools if t.on_index and (machine.packages is None or t.dist_name not in machine.packages)]
     target = target_for(machine)
     # A chosen file's own pins matter only against what is installed: with nothing watched installed, skip them.
@@ -206,6 +208,7 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine, subject = load_profile(request.profile).machine, f"profile {request.profile}"
     else:
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
+    machine = derive(machine)  # every source, so a facts file is read as a probe would have read that machine
     from ..core.paths import cache_dir
 
     audit = (audit_target(machine, request.audit, watched_dists(), request.cache_dir or cache_dir())

@@ -9,14 +9,14 @@ source, so the verdict says what, why and how to fix it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..core.facts import Machine, canonical_name, parse_version
-from ..dsl.rules import Ctx, Finding, Status, apply, worst
+from ..dsl.rules import Ctx, Finding, RuleJudgement, Status, judge_rules, worst
 from ..dsl.tool import Tool
 from .index import Availability, Offer
 
@@ -32,6 +32,7 @@ class Verdict:
     available: Availability | None = None
     findings: tuple[Finding, ...] = ()
     alternative: str | None = None  # what to use instead, where the tool cannot work here
+    undecided: frozenset[str] = frozenset()  # with status unknown: the missing facts that decide it
 
     def report_fixes(self) -> tuple[str, ...]:
         """`fixes` as schema 1 readers know them: the alternative last, as "alternative: ..."."""
@@ -77,33 +78,34 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
     would install for it here, when that was looked up (`replacements_needed`).
     """
     installed = None if machine.packages is None else machine.packages.get(tool.dist_name)
-    findings: list[Finding] = []
+    others: list[Finding] = []  # what is not a declared rule: pins, the audit, the index
     if installed is not None:
         ctx = Ctx(machine, parse_version(installed), installed=True)
-        findings += _rule_findings(tool, ctx)
-        findings += _installed_requirements(tool, installed, machine, watched)
-        findings += audit
-        if not findings:
-            findings.append(Finding(Status.OK, f"{tool.id} {installed} is installed and no rule stands against "
-                                               "it on this machine", None, None))
+        rules = judge_rules(tool.rules, ctx)
+        others += _installed_requirements(tool, installed, machine, watched)
+        others += audit
     else:
         candidate = available if available is not None and available.kind in (Offer.WHEEL, Offer.SDIST) else None
         ctx = Ctx(machine, parse_version(candidate.version) if candidate else None, installed=False)
-        findings += _rule_findings(tool, ctx)
+        rules = judge_rules(tool.rules, ctx)
         if tool.on_index:
-            finding = _availability_finding(tool, available)
-            if any(f.fix and f.status.rank >= finding.status.rank > Status.OK.rank for f in findings):
-                finding = Finding(finding.status, finding.msg, None, finding.source)  # a rule's fix is more exact
-            findings.append(finding)
+            finding = _availability_finding(tool, available, machine)
+            if any(f.fix and f.status.rank >= finding.status.rank > Status.OK.rank for f in rules.decided):
+                finding = replace(finding, fix=None)  # a rule's fix is more exact
+            others.append(finding)
             if candidate is not None:
-                findings += _candidate_requirements(tool, candidate, machine, watched, replacing or {})
-        elif not findings:
-            findings.append(Finding(Status.UNKNOWN, f"{tool.id} is not on the package index and no rule "
-                                                    "says how to get it here", None, None))
+                others += _candidate_requirements(tool, candidate, machine, watched, replacing or {})
+        elif not rules.decided and not rules.undecided:
+            others.append(Finding(Status.UNKNOWN, f"{tool.id} is not on the package index and no rule "
+                                                  "says how to get it here", None, None))
         if machine.packages is None:
             reason = machine.unknown.get("packages", "the target Python could not be inspected")
-            findings.append(Finding(Status.UNKNOWN, f"whether {tool.id} is installed is unknown: {reason}",
-                                    None, None))
+            others.append(Finding(Status.UNKNOWN, f"whether {tool.id} is installed is unknown: {reason}",
+                                  None, None, facts=frozenset({"packages"})))
+    findings = _with_rules(rules, others)
+    if installed is not None and not findings:
+        findings.append(Finding(Status.OK, f"{tool.id} {installed} is installed and no rule stands against "
+                                           "it on this machine", None, None))
     findings.sort(key=lambda f: -f.status.rank)
     status = worst(f.status for f in findings)
     # A fix is worth showing if its finding is as bad as the verdict: "pip install X" from the
@@ -120,18 +122,30 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
         available=None if installed is not None else available,
         findings=tuple(findings),
         alternative=tool.alternative if status is Status.UNSUPPORTED else None,
+        undecided=frozenset().union(*(f.facts for f in findings)) if status is Status.UNKNOWN else frozenset(),
     )
 
 
-def _rule_findings(tool: Tool, ctx: Ctx) -> list[Finding]:
-    return [finding for finding in (apply(rule, ctx) for rule in tool.rules) if finding is not None]
+def _with_rules(rules: RuleJudgement, others: list[Finding]) -> list[Finding]:
+    """The rules' findings beside the others: a rule a missing fact leaves open is `unknown` only when some
+    value of that fact would give the verdict another status (RuleJudgement.findings)."""
+    base = worst(f.status for f in (*rules.decided, *others))
+    return rules.findings(base) + others
 
 
-def _availability_finding(tool: Tool, available: Availability | None) -> Finding:
+# What pip's platform tags are made of on each OS (index.target_for): missing, the index cannot say what pip
+# would pick, and the verdict names them.
+TARGET_FACTS = frozenset({"os", "arch", "python", "glibc", "macos", "python_translated"})
+_TARGET_FACTS_ON = {"linux": {"os", "arch", "python", "glibc"}, "darwin": {"os", "arch", "python", "macos",
+                                                                       "python_translated"}}
+
+
+def _availability_finding(tool: Tool, available: Availability | None, machine: Machine) -> Finding:
     if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
         return Finding(Status.UNKNOWN, f"whether the package index has {tool.dist} for this machine is unknown: "
-                                       f"{reason}", None, available.source if available else None)
+                                       f"{reason}", None, available.source if available else None,
+                       facts=frozenset(_TARGET_FACTS_ON.get(machine.os or "", TARGET_FACTS) & machine.missing()))
     # An older release than the index's newest works, but misses what the newer ones add; the reason names it.
     usable = Status.OK if available.newest is None else Status.CAVEATS
     if available.kind is Offer.WHEEL:

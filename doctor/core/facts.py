@@ -123,6 +123,7 @@ class Machine:
     deep: Mapping[str, Any] | None = None  # what `--deep` saw when it ran torch
     unknown: Mapping[str, str] = field(default_factory=dict)  # fact -> why it is unknown
     states: Mapping[str, FactState] = field(default_factory=dict)  # fact -> its state; UNKNOWN when not listed
+    derived: Mapping[str, str] = field(default_factory=dict)  # fact -> why it follows from other facts (core.derive)
     probes: tuple[ProbeRun, ...] = ()
     identifiers: Mapping[str, Any] | None = None  # only with --include-identifiers
 
@@ -249,6 +250,7 @@ class Machine:
             deep=reader.raw_obj("deep"),
             unknown=unknown,
             states=reader.states("states", unknown),
+            derived=reader.str_map("derived") or {},
             probes=tuple(reader.obj_list("probes", lambda r: ProbeRun(
                 name=r.str("name") or "?", status=ProbeStatus(r.choice("status", _PROBE_STATUSES) or "failed"),
                 duration_ms=r.int("duration_ms") or 0, reason=r.str("reason"))) or ()),

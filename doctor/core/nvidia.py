@@ -95,3 +95,33 @@ def jetpack_for_l4t(l4t: str | None) -> str | None:
 # missing (JetPack 5) or reports no compute_cap. Thor is 11.0 from CUDA 13 on
 # (it was sm_101 under CUDA 12.8/12.9). https://developer.nvidia.com/cuda-gpus
 CC_BY_TEGRA_SOC = {"tegra194": "7.2", "tegra234": "8.7", "tegra264": "11.0"}
+
+# Every compute capability a Jetson's GPU has had: Nano/TX1 5.3, TX2 6.2, Xavier 7.2, Orin 8.7,
+# Thor 10.1 under CUDA 12.8/12.9 and 11.0 from CUDA 13. A GPU with any other is no Jetson.
+# https://developer.nvidia.com/cuda-gpus (Jetson section)
+JETSON_CCS = frozenset({(5, 3), (6, 2), (7, 2), (8, 7), (10, 1), (11, 0)})
+
+# The first CUDA toolkit whose nvcc targets each compute capability (its release notes' "added support for").
+# https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/ ; https://docs.nvidia.com/cuda/cuda-c-programming-guide/#compute-capabilities
+FIRST_CUDA_FOR_CC = {
+    (7, 0): "9.0", (7, 2): "10.0", (7, 5): "10.0", (8, 0): "11.0", (8, 6): "11.1", (8, 7): "11.4", (8, 9): "11.8",
+    (9, 0): "11.8", (10, 0): "12.8", (10, 1): "12.8", (10, 3): "12.9", (11, 0): "13.0", (12, 0): "12.8",
+    (12, 1): "12.9",
+}
+
+# CUDA toolkit releases (major.minor), oldest first: the values a missing `cuda_toolkit` could take.
+# https://developer.nvidia.com/cuda-toolkit-archive
+CUDA_RELEASES = (
+    "10.0", "10.1", "10.2", "11.0", "11.1", "11.2", "11.3", "11.4", "11.5", "11.6", "11.7", "11.8",
+    "12.0", "12.1", "12.2", "12.3", "12.4", "12.5", "12.6", "12.8", "12.9", "13.0", "13.1",
+)
+
+
+def toolkits_for(ccs: tuple[tuple[int, int], ...] | None) -> tuple[str, ...]:
+    """The CUDA releases whose nvcc can target every one of these GPUs (all releases when the GPUs are unknown).
+
+    An older nvcc cannot build for the GPU at all, which for a source build is the same as having none.
+    """
+    floors = [parse_version(FIRST_CUDA_FOR_CC[cc]) for cc in ccs or () if cc in FIRST_CUDA_FOR_CC]
+    floor = max(floors, default=None)
+    return tuple(r for r in CUDA_RELEASES if floor is None or Version(r) >= floor)

@@ -7,21 +7,25 @@ A tool module in recipes/ reads like spack's package files:
 but every call just returns a frozen `Rule`; there is no metaclass and no
 registry behind it. A rule's `when` is a `Cond`, a small predicate over the
 facts that knows how to describe itself (for `aidoctor explain`) and answers
-True, False or None. None means a fact it needs is unknown, and the rule then
-makes the verdict `unknown` with the missing facts named, never a guess.
+True, False or None. None means a fact it needs is unknown. `judge_rules` then
+re-evaluates such rules for each plausible value of the missing facts (a CUDA
+toolkit absent, or each release that can target the GPU; a flag true and
+false): the verdict is `unknown` only when those outcomes differ in status.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from ..core.derive import DERIVED_FROM
 from ..core.facts import FactState, Machine, canonical_name, parse_version
+from ..core.nvidia import CUDA_RELEASES, toolkits_for
 
 
 class Status(str, enum.Enum):
@@ -353,6 +357,9 @@ class Finding:
     fix: str | None
     source: str | None
     rule: Rule | None = field(default=None, compare=False)
+    facts: frozenset[str] = field(default=frozenset(), compare=False)  # missing facts that leave it undecided
+    only_if: str | None = field(default=None, compare=False)  # "if no CUDA toolkit (nvcc) is installed": the
+    # values of missing facts under which the rule applies, when it may apply without changing the status
 
 
 def apply(rule: Rule, ctx: Ctx) -> Finding | None:
@@ -371,3 +378,150 @@ def apply(rule: Rule, ctx: Ctx) -> Finding | None:
 
 def _known(ctx: Ctx) -> set[str]:
     return {"version"} if ctx.version is not None else set()
+
+
+# -- rules under missing facts --
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One plausible value for each of some missing facts: the machine as it would be, and how to say it."""
+
+    label: str  # "no CUDA toolkit (nvcc) is installed", "the CUDA toolkit is 12.8"
+    ctx: Ctx
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the undecided rules say in one scenario: those that fire, and those still undecided in it."""
+
+    scenario: Scenario | None  # None: no plausible values are known for the missing facts
+    fired: tuple[Rule, ...]
+    undecided: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class RuleJudgement:
+    """A tool's rules on one machine: what holds whatever the missing facts are, and what depends on them."""
+
+    decided: tuple[Finding, ...]
+    undecided: tuple[Rule, ...]  # rules whose condition a missing fact leaves open
+    missing: tuple[str, ...]  # the missing facts they read, and those the missing facts would be derived from
+    outcomes: tuple[Outcome, ...]  # one per scenario; empty when nothing is undecided
+    why: str = ""  # the probes' reasons for the missing facts, where they gave one
+
+    def statuses(self, base: Status) -> tuple[Status, ...]:
+        """Every status the verdict could have, given `base` (the worst of everything else), lowest first."""
+        possible = set() if self.outcomes else {base}
+        for outcome in self.outcomes:
+            low = worst([base, *(rule.status for rule in outcome.fired)])
+            possible |= {low} | {worst([low, rule.status]) for rule in outcome.undecided}
+        return tuple(sorted(possible, key=lambda s: s.rank))
+
+    def findings(self, base: Status) -> list[Finding]:
+        """The decided findings, then one per undecided rule: conditional ("if ...: msg") when the verdict's
+        status is the same whatever the missing facts are, `unknown` naming the facts when it is not."""
+        statuses = self.statuses(base)
+        settled = len(statuses) == 1
+        between = ", ".join(s.value for s in statuses[:-1]) + f" and {statuses[-1].value}"
+        names = ", ".join(self.missing) + " unknown" + (f" ({self.why})" if self.why else "")
+        out = list(self.decided)
+        for rule in self.undecided:
+            fired = [o.scenario.label for o in self.outcomes if rule in o.fired and o.scenario is not None]
+            open_ = any(rule in o.undecided for o in self.outcomes)
+            if not fired and not open_:
+                continue  # no plausible value makes it apply
+            when = f"if {_either(fired)}" if fired and not open_ else f"if {rule.when.text}"
+            if settled:
+                when += f" ({names})" if open_ else ""
+                out.append(Finding(rule.status, f"{when}: {rule.msg}", rule.fix, rule.source, rule, only_if=when))
+            else:
+                out.append(Finding(Status.UNKNOWN, f"cannot tell whether this applies: {names}, whose value decides "
+                                   f"between {between}; {when}: {rule.msg}", rule.fix, rule.source, rule,
+                                   facts=frozenset(self.missing)))
+        return out
+
+
+def judge_rules(rules: Iterable[Rule], ctx: Ctx) -> RuleJudgement:
+    """Apply `rules`; those a missing fact leaves open are re-applied for each plausible value of it.
+
+    Kleene logic is monotone: a rule decided with a fact unknown is decided the same for every value of that
+    fact, so only the open rules are re-applied, and only when some rule is open (rare on a probed machine).
+    """
+    decided: list[Finding] = []
+    undecided: list[Rule] = []
+    for rule in rules:
+        result = rule.when(ctx)
+        if result is None:
+            undecided.append(rule)
+        elif result:
+            seen = rule.detail(ctx) if rule.detail else None
+            decided.append(Finding(rule.status, f"{rule.msg}: {seen}" if seen else rule.msg, rule.fix, rule.source,
+                                   rule))
+    if not undecided:
+        return RuleJudgement(tuple(decided), (), (), ())
+    # An absent fact (no nvcc here) is known: only the others have values to try.
+    unknown = ({fact for fact in ctx.machine.missing() if ctx.machine.state(fact) is not FactState.ABSENT}
+               | ({"version"} if ctx.version is None else set()))
+    read = set().union(*(rule.when.needs for rule in undecided)) & unknown
+    missing = read | {source for fact in read for source in DERIVED_FROM.get(fact, ()) if source in unknown}
+    outcomes = []
+    for scenario in scenarios(read, ctx):
+        results = [(rule, rule.when(scenario.ctx if scenario else ctx)) for rule in undecided]
+        outcomes.append(Outcome(scenario, tuple(r for r, v in results if v), tuple(r for r, v in results if v is None)))
+    why = "; ".join(f"{name}: {ctx.machine.unknown[name]}" for name in sorted(missing) if name in ctx.machine.unknown)
+    return RuleJudgement(tuple(decided), tuple(undecided), tuple(sorted(missing)), tuple(outcomes), why)
+
+
+MAX_SCENARIOS = 64
+
+
+def scenarios(facts: set[str], ctx: Ctx) -> list[Scenario | None]:
+    """The machine under each combination of plausible values of the missing `facts` that have known ones;
+    [None] when none has (the open rules then count as both applying and not)."""
+    combos: list[tuple[tuple[str, ...], Machine]] = [((), ctx.machine)]
+    for fact in sorted(facts):
+        values = _PLAUSIBLE.get(fact)
+        if values is None:
+            continue
+        combos = [((*labels, label), changed) for labels, machine in combos for label, changed in values(machine)]
+        if len(combos) > MAX_SCENARIOS:
+            return [None]
+    if combos == [((), ctx.machine)]:
+        return [None]
+    return [Scenario(" and ".join(labels), replace(ctx, machine=machine)) for labels, machine in combos]
+
+
+def _toolkit_values(machine: Machine) -> list[tuple[str, Machine]]:
+    absent = replace(machine, states={**machine.states, "cuda_toolkit": FactState.ABSENT})
+    return [("no CUDA toolkit (nvcc) is installed", absent), *(
+        (f"the CUDA toolkit is {release}", replace(machine, cuda_toolkit=release))
+        for release in toolkits_for(machine.gpu_ccs()))]
+
+
+def _flag_values(name: str, yes: str, no: str):
+    def values(machine: Machine) -> list[tuple[str, Machine]]:
+        return [(yes, replace(machine, **{name: True})), (no, replace(machine, **{name: False}))]
+
+    return values
+
+
+# Facts whose plausible values are few and known; any other missing fact leaves its rules open both ways.
+_PLAUSIBLE = {
+    "cuda_toolkit": _toolkit_values,
+    "python_translated": _flag_values("python_translated", "Python runs under Rosetta 2", "Python runs natively"),
+    "unified_memory": _flag_values("unified_memory", "memory is unified", "the GPU has its own memory"),
+}
+
+
+def _either(labels: list[str]) -> str:
+    """Scenario labels joined; a run of CUDA releases reads as a range."""
+    prefix = "the CUDA toolkit is "
+    releases = [label.removeprefix(prefix) for label in labels if label.startswith(prefix)]
+    rest = [label for label in labels if not label.startswith(prefix)]
+    first = CUDA_RELEASES.index(releases[0]) if releases and releases[0] in CUDA_RELEASES else -1
+    if len(releases) > 2 and tuple(releases) == CUDA_RELEASES[first:first + len(releases)]:
+        rest.append(f"{prefix}{releases[0]} to {releases[-1]}")
+    elif releases:
+        rest.append(prefix + ", ".join(releases))
+    return " or ".join(rest)

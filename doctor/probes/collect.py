@@ -18,6 +18,7 @@ from typing import Callable
 
 from packaging.version import InvalidVersion, Version
 
+from ..core.derive import derive as derive_from_facts
 from ..core.facts import FactState, Gpu, Jetson, Machine, ProbeRun, ProbeStatus
 from ..core.nvidia import CC_BY_TEGRA_SOC
 from ..core.system import System
@@ -112,7 +113,8 @@ def collect(system: System, options: Options) -> Machine:
     # UNKNOWN is the default: listing only the others keeps a probed Machine equal to its JSON read back.
     states = {key: state for key, state in states.items() if key in unknown and state is not FactState.UNKNOWN}
     runs.sort(key=lambda run: run.name)
-    return Machine(**facts, unknown=unknown, states=states, probes=tuple(runs), identifiers=identifiers or None)
+    return derive_from_facts(Machine(**facts, unknown=unknown, states=states, probes=tuple(runs),
+                                     identifiers=identifiers or None))
 
 
 def _run_of(name: str, part: Partial, begun: float) -> ProbeRun:
@@ -143,12 +145,12 @@ def _cpu_feature_arch(cpu) -> str | None:
 
 
 def derive(facts: dict, unknown: dict[str, str]) -> dict:
-    """Facts that follow from other facts."""
+    """What the probes' own outputs imply about each other (a Jetson's GPU from its SoC, qemu's borrowed
+    /proc/cpuinfo, MPS); what follows from facts alone is core.derive's, for every source."""
     facts = dict(facts)
     board = facts.get("jetson")
     gpus = facts.get("gpus")
     if isinstance(board, Jetson):
-        facts["unified_memory"] = True
         cc = CC_BY_TEGRA_SOC.get(board.soc or "")
         if gpus:
             # Jetson's nvidia-smi reports neither memory nor, on old drivers, compute_cap.
@@ -160,11 +162,8 @@ def derive(facts: dict, unknown: dict[str, str]) -> dict:
                                  memory_gb=facts.get("memory_gb"), memory_shared=True),)
             unknown.pop("gpus", None)
     elif gpus and any(g.memory_shared for g in gpus):
-        # GB10: NVML reports memory as not supported; the GPU uses system memory.
-        facts["unified_memory"] = True
+        # GB10: NVML reports memory as not supported; the GPU uses system memory (unified_memory: core.derive).
         facts["gpus"] = tuple(replace(g, memory_gb=g.memory_gb or facts.get("memory_gb")) for g in gpus)
-    elif facts.get("os") == "linux" and gpus is not None and facts.get("unified_memory") is None:
-        facts["unified_memory"] = False
     cpu_arch = _cpu_feature_arch(facts.get("cpu"))
     if facts.get("os") == "linux" and cpu_arch is not None and facts.get("arch") not in (None, cpu_arch):
         # qemu-user passes the host's /proc/cpuinfo through: an emulated aarch64 userland sees an x86 CPU.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from rich import box
 from rich.console import Console
@@ -152,7 +152,8 @@ def _fix_lines(verdict: Verdict) -> list[str]:
     return [*verdict.fixes, *([f"alternative: {verdict.alternative}"] if verdict.alternative else [])]
 
 
-def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console) -> None:
+def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
+                   derived: Mapping[str, str] | None = None) -> None:
     out.print(Text(f"{tool.id}", style="bold") + Text(f" on {subject}: ") + status_text(verdict.status))
     out.print(Text(tool.summary))
     if tool.homepage:
@@ -161,6 +162,16 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console) -> 
     if verdict.available is not None:
         out.print(Text(f"package index: {verdict.available.kind} {verdict.available.version or ''} "
                        f"({verdict.available.reason})"))
+    if derived:
+        out.print()
+        out.print(Text("Facts derived from other facts before judging:", style="bold"))
+        for fact, because in derived.items():
+            out.print(Text(f"  {fact}: ") + Text(because, style="dim"))
+    if verdict.undecided:
+        out.print()
+        out.print(Text(f"Unknown because {', '.join(sorted(verdict.undecided))} is missing and its value would "
+                       "change the status; a missing fact that could not is listed under the rule as \"only if\".",
+                       style=STYLE[Status.UNKNOWN]))
     out.print()
     fired = {id(f.rule): f for f in verdict.findings if f.rule is not None}
     out.print(Text(f"Rules ({len(tool.rules)}), in the order declared in {module_path(tool)}:",
@@ -171,10 +182,15 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console) -> 
             mark = Text("  does not apply  ", style="dim")
         elif finding.status is Status.UNKNOWN:
             mark = Text("  cannot tell     ", style=STYLE[Status.UNKNOWN])
+        elif finding.only_if:
+            mark = Text("  MAY APPLY       ", style=STYLE[finding.status])
         else:
             mark = Text("  APPLIES         ", style=STYLE[finding.status])
         out.print(mark + Text(f"[{rule.status.value}] ") + Text(rule.msg))
         out.print(Text(f"                   when: {rule.when.text}", style="dim"))
+        if finding is not None and finding.only_if:
+            out.print(Text(f"                   only {finding.only_if} (a missing fact; the status is the same "
+                           "either way)", style="dim"))
         if rule.fix:
             out.print(Text(f"                   fix:  {rule.fix}", style="dim"))
         out.print(Text(f"                   see:  {rule.source}", style="dim"))
