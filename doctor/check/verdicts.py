@@ -265,7 +265,7 @@ def _candidate_requirements(tool: Tool, candidate: Availability, machine: Machin
             if instead.status is Status.UNSUPPORTED:
                 status = Status.UNSUPPORTED
                 brings = (f" with {offered.filename}, which cannot work here: {instead.reasons[0]}"
-                          if offered.filename else f", but {instead.reasons[0]}")
+                          if offered.filename else f", but {offered.reason or instead.reasons[0]}")
             else:
                 brings = f" with {what} ({name}'s verdict for it here: {instead.status.value})"
                 version = f" with {offered.version}" if offered.version else ""

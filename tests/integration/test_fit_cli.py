@@ -17,6 +17,8 @@ import pytest
 from aidoctor.doctor.core.errors import BadInput
 from aidoctor.doctor.fit.config import fetch_hub_config
 
+from ..recorded import recorded_cache
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PROFILES = Path(__file__).parents[2] / "doctor" / "check" / "profiles"
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
@@ -170,7 +172,7 @@ def test_list_models_and_profiles_and_compare(run, tmp_path):
     compare = subprocess.run([str(AIDOCTOR), "compare", "dgx-spark", "rtx-4090", "--offline", "--json"],
                              capture_output=True, text=True, timeout=120,
                              env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-                                  "AIDOCTOR_CACHE_DIR": str(FIXTURES / "index" / "cache")})
+                                  "AIDOCTOR_CACHE_DIR": str(recorded_cache())})
     capacity = json.loads(compare.stdout)["capacity"]
     cells = {(c["model"], c["method"], c["machine"]): c["verdict"] for c in capacity}
     assert cells[("llama-3.1-70b", "qlora", "dgx-spark")] == "fits"

@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 
 from aidoctor.doctor.check.engine import judge
-from aidoctor.doctor.check.index import Index
 from aidoctor.doctor.check.profiles import all_profiles, load
 from aidoctor.doctor.dsl.rules import Status
 from aidoctor.recipes import all_tools
 
+from ..recorded import recorded_index
+
 EXPECTED = Path(__file__).parent / "expected"
-RECORDED_INDEX = Index(Path(__file__).parents[1] / "fixtures" / "index" / "cache", offline=True)
+RECORDED_INDEX = recorded_index()
 
 
 def verdicts_on(profile: str) -> dict[str, dict]:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 
 from aidoctor.doctor.core.facts import Machine
-from aidoctor.doctor.check.index import Index, Project, select, target_for
+from aidoctor.doctor.check.index import Project, select, target_for
 from aidoctor.recipes import all_tools
+
+from ..recorded import recorded_index
 
 HERE = Path(__file__).parents[1]
 FIXTURES = HERE / "fixtures" / "index"
@@ -74,7 +76,7 @@ def disagreements(projects: dict[str, Project | str], pip_picks: dict[str, dict[
 
 def test_every_target_and_tool_matches_the_recorded_pip_picks(tmp_path):
     recorded = json.loads((FIXTURES / "differential.json").read_text())
-    projects = Index(FIXTURES / "cache", offline=True).projects(tool_names())
+    projects = recorded_index().projects(tool_names())
     wrong = disagreements(projects, recorded["picks"])
     pairs = len(TARGETS) * len(tool_names())
     print(f"{pairs - len(wrong)}/{pairs} pairs agree with pip {recorded['pip']} (recorded)")

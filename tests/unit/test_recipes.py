@@ -13,22 +13,23 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from pathlib import Path
 
 import pytest
 
 import aidoctor.recipes as recipes_pkg
 from aidoctor.doctor.core.facts import Apple, FactState, Gpu, Jetson, Machine, TorchBuild
-from aidoctor.doctor.check.index import Availability, Index, Offer, select
+from aidoctor.doctor.check.index import Availability, Offer, select
 from aidoctor.doctor.check.profiles import load as load_profile
 from aidoctor.doctor.dsl.rules import Ctx, Status
 from aidoctor.doctor.dsl.tool import Tool
 from aidoctor.doctor.check.verdicts import Verdict, evaluate
 from aidoctor.recipes import all_tools
 
+from ..recorded import recorded_index
+
 IDS = set(all_tools())
 NVCC_NOT_FOUND = "nvcc not found (no CUDA toolkit on PATH, CUDA_HOME or /usr/local/cuda)"
-RECORDED_INDEX = Index(Path(__file__).parents[1] / "fixtures" / "index" / "cache", offline=True)
+RECORDED_INDEX = recorded_index()
 
 # -- machines: the built-in profiles --
 
