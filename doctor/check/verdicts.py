@@ -82,7 +82,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
     if installed is not None:
         ctx = Ctx(machine, parse_version(installed), installed=True)
         rules = judge_rules(tool.rules, ctx)
-        others += _installed_requirements(tool, installed, machine, watched)
+        others += _installed_requirements(tool, installed, machine)
         others += audit
     else:
         candidate = available if available is not None and available.kind in (Offer.WHEEL, Offer.SDIST) else None
@@ -189,19 +189,23 @@ def marker_environment(machine: Machine) -> dict[str, str] | None:
     }
 
 
-def _applicable(requirements: tuple[str, ...], machine: Machine, watched: frozenset[str]) -> list[Requirement]:
+def _applicable(requirements: tuple[str, ...], machine: Machine,
+                watched: frozenset[str] | None) -> list[Requirement]:
+    """The hard requirements (no extra, marker true here) among `requirements` on `watched` names; None: on any."""
     env = marker_environment(machine)
     picked = []
     for text in requirements:
         # Cheap name test first: transformers alone declares hundreds of extras' requirements.
         name = _LEADING_NAME.match(text)
-        if name is None or canonical_name(name.group(0)) not in watched or _EXTRA.search(text):
+        if name is None or _EXTRA.search(text):
             continue  # an extra's requirement applies only when someone asks for that extra
+        if watched is not None and canonical_name(name.group(0)) not in watched:
+            continue
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
             continue
-        if canonical_name(requirement.name) not in watched:
+        if watched is not None and canonical_name(requirement.name) not in watched:
             continue
         if requirement.marker is not None:
             if env is None:
@@ -219,17 +223,20 @@ _LEADING_NAME = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*")
 _EXTRA = re.compile(r";.*\bextra\s*==")
 
 
-def _installed_requirements(tool: Tool, installed: str, machine: Machine, watched: frozenset[str]) -> list[Finding]:
-    """Pins in the installed tool's metadata that the installed packages break."""
+def _installed_requirements(tool: Tool, installed: str, machine: Machine) -> list[Finding]:
+    """Hard requirements in the installed tool's metadata that the installed packages break: every one, not
+    only the watched tools', since `packages` lists every installed distribution. A missing one means the
+    tool fails at import (peft without transformers), so it is as bad as a version outside the range."""
     requires = (machine.requires or {}).get(tool.dist_name, ())
     source = f"https://pypi.org/project/{tool.dist_name}/{installed}/"
     findings = []
-    for requirement in _applicable(requires, machine, watched):
+    for requirement in _applicable(requires, machine, None):
         name = canonical_name(requirement.name)
         have = (machine.packages or {}).get(name)
         if have is None:
-            findings.append(Finding(Status.CAVEATS, f"{tool.id} {installed} requires {requirement}, which is not "
-                                                    "installed", f"pip install '{requirement}'", source))
+            findings.append(Finding(Status.UNSUPPORTED, f"{tool.id} {installed} requires {requirement}, which is "
+                                                        f"not installed: {tool.id} cannot import",
+                                    f'pip install "{requirement.name}{requirement.specifier}"', source))
         elif not requirement.specifier.contains(have, prereleases=True):
             findings.append(Finding(
                 Status.UNSUPPORTED,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -753,3 +754,50 @@ def test_a_tool_that_works_has_no_alternative():
     v = verdict("flash-attn", "h100")
     assert v.status is not Status.UNSUPPORTED and v.alternative is None
     assert v.to_json()["alternative"] is None
+
+
+# -- an installed tool's own hard requirements (issue 12, item 4) --
+
+PEFT_0212_METADATA = Path(__file__).parents[1] / "fixtures/index/cache/index/metadata/peft-0.21.2-py3-none-any.whl.metadata"
+
+
+def _requires_dist(metadata: Path) -> tuple[str, ...]:
+    """The Requires-Dist lines of a real wheel's METADATA, as the target script reports them."""
+    return tuple(line.split(":", 1)[1].strip() for line in metadata.read_text(encoding="utf-8").splitlines()
+                 if line.startswith("Requires-Dist:"))
+
+
+def _peft_installed(**packages: str) -> Machine:
+    everything = {"peft": "0.21.2", "numpy": "2.3.4", "packaging": "25.0", "psutil": "7.1.3", "pyyaml": "6.0.3",
+                  "torch": "2.9.1", "transformers": "4.57.1", "tqdm": "4.67.1", "accelerate": "1.11.0",
+                  "safetensors": "0.6.2", "huggingface-hub": "0.36.0"}
+    everything.update(packages)
+    return dataclasses.replace(MACHINES["graviton"], packages={k: v for k, v in everything.items() if v},
+                               requires={"peft": _requires_dist(PEFT_0212_METADATA)})
+
+
+def test_an_installed_tool_with_every_hard_requirement_met_is_not_blamed_for_them():
+    v = evaluate(all_tools()["peft"], _peft_installed())
+    assert not any("requires" in r for r in v.reasons), v.reasons
+
+
+def test_an_installed_tool_missing_a_hard_requirement_cannot_import():
+    # peft 0.21.2 declares `Requires-Dist: transformers` with no extra: `import peft` fails without it
+    v = evaluate(all_tools()["peft"], _peft_installed(transformers=""))
+    assert v.status is Status.UNSUPPORTED
+    assert any("requires transformers, which is not installed" in r for r in v.reasons), v.reasons
+    assert 'pip install "transformers"' in v.fixes
+
+
+def test_an_unwatched_requirement_outside_its_range_is_a_conflict_with_its_fix():
+    # huggingface_hub is no tool of ours, yet peft 0.21.2 needs >=0.25.0 of it
+    v = evaluate(all_tools()["peft"], _peft_installed(**{"huggingface-hub": "0.20.3"}))
+    assert v.status is Status.UNSUPPORTED
+    assert any("requires huggingface_hub>=0.25.0 but huggingface-hub 0.20.3 is installed" in r for r in v.reasons)
+    assert any("huggingface-hub>=0.25.0" in f for f in v.fixes), v.fixes
+
+
+def test_a_requirement_of_an_extra_is_not_needed():
+    # peft's extras (test, dev, docs) name packages a plain install never brings
+    v = evaluate(all_tools()["peft"], _peft_installed())
+    assert all("pytest" not in r and "black" not in r for r in v.reasons)
