@@ -28,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 PythonOpt = typer.Option(None, "--python", metavar="PATH",
@@ -356,7 +357,8 @@ def _write_matrix(merged, output_format: MatrixFormat, output: Optional[Path], r
 
 
 fleet_app = typer.Typer(help="Reports from many machines: collect them over SSH and Docker, then `aidoctor matrix`.",
-                        no_args_is_help=True, rich_markup_mode=None)
+                        no_args_is_help=True, rich_markup_mode=None,
+                        context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(fleet_app, name="fleet")
 
 
@@ -536,7 +538,8 @@ def smoke_command(
 
 
 wheels_app = typer.Typer(help="The wheelhouse: list, verify and export the wheels aidoctor keeps.",
-                         no_args_is_help=True, rich_markup_mode=None)
+                         no_args_is_help=True, rich_markup_mode=None,
+                        context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(wheels_app, name="wheels")
 
 

@@ -207,3 +207,21 @@ def test_a_failed_deep_kernel_makes_the_installed_torch_a_finding(run, tmp_path)
     torch = verdicts_of(result)["torch"]
     assert torch["status"] == "unsupported"
     assert any("no kernel image is available" in r for r in torch["reasons"])
+
+
+def test_python_dash_m_aidoctor_runs_the_cli(tmp_path):
+    """For a Python whose scripts folder is not on PATH (issue 12): the same command, the same exit codes."""
+    result = subprocess.run([sys.executable, "-m", "aidoctor", "--version"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("aidoctor ")
+    usage = subprocess.run([sys.executable, "-m", "aidoctor", "check", "--timeout", "soon"], capture_output=True,
+                           text=True, cwd=tmp_path, timeout=60)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+@pytest.mark.parametrize("args", [["-h"], ["check", "-h"], ["fleet", "-h"], ["fleet", "collect", "-h"]])
+def test_dash_h_is_help(run, args):
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: aidoctor") and "--help" in result.stdout
