@@ -12,6 +12,7 @@ import functools
 import importlib
 import pkgutil
 
+from ..doctor.core.errors import UnknownTool
 from ..doctor.core.facts import canonical_name
 from ..doctor.dsl.tool import Protected, Tool
 
@@ -33,6 +34,27 @@ def _modules() -> dict[str, tuple[str, Tool]]:
 @functools.cache
 def all_tools() -> dict[str, Tool]:
     return {tool_id: tool for tool_id, (_, tool) in _modules().items()}
+
+
+@functools.cache
+def _by_name() -> dict[str, Tool]:
+    """Every name a tool answers to, normalized as pip normalizes distribution names: id, distribution, aliases."""
+    names: dict[str, Tool] = {}
+    for tool in all_tools().values():
+        for name in (tool.id, tool.dist, *tool.aliases):
+            other = names.setdefault(canonical_name(name), tool)
+            if other is not tool:
+                raise RuntimeError(f"{name!r} names both {other.id} and {tool.id}")
+    return names
+
+
+def find_tool(name: str) -> Tool:
+    """The tool a user means by `name`: `flash_attn`, `Peft`, `llama-factory` all name one; else UnknownTool,
+    with the closest name when it looks like a typo."""
+    tool = _by_name().get(canonical_name(name.strip()))
+    if tool is None:
+        raise UnknownTool(name, list(all_tools()), close_to=_by_name())
+    return tool
 
 
 def module_path(tool: Tool) -> str:

@@ -176,6 +176,7 @@ KNOWN_FAILURES = (
 TOOL = Tool(
     id="flash-attn",
     dist="flash-attn",
+    aliases=("flash-attention",),  # the repository's name (Dao-AILab/flash-attention)
     summary="FlashAttention 2: fused attention kernels for NVIDIA GPUs (Ampere and newer)",
     order=20,
     rules=RULES,

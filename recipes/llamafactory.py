@@ -59,6 +59,7 @@ RULES = (
 TOOL = Tool(
     id="llamafactory",
     dist="llamafactory",
+    aliases=("llama-factory",),  # the project's own spelling (hiyouga/LLaMA-Factory)
     summary="LLaMA-Factory: fine-tuning through a web UI or YAML configs",
     order=150,
     rules=RULES,

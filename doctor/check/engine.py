@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ...recipes import all_tools, watched_dists
+from ...recipes import all_tools, find_tool, watched_dists
 from .. import __version__
 from ..audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
 from ..core.derive import derive
-from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError, UnknownTool
+from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError
 from ..core.facts import Machine, canonical_name
 from ..core.system import LiveSystem, System
 from ..dsl.rules import Finding, Status
@@ -89,11 +89,10 @@ class Report:
 
 
 def select_tools(names: tuple[str, ...]) -> list[Tool]:
-    tools = all_tools()
-    for name in names:
-        if name not in tools:
-            raise UnknownTool(name, list(tools))
-    return [tools[name] for name in dict.fromkeys(names)] if names else list(tools.values())
+    """The tools `names` mean, however spelt (`flash_attn`, `Peft`), once each; every tool when none is named."""
+    if not names:
+        return list(all_tools().values())
+    return list(dict.fromkeys(find_tool(name) for name in names))
 
 
 def default_python(env: dict[str, str] | os._Environ) -> str:
@@ -205,7 +204,8 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
             load as load_profile,  # importlib.resources: only when a profile is asked for
         )
 
-        machine, subject = load_profile(request.profile).machine, f"profile {request.profile}"
+        profile = load_profile(request.profile)
+        machine, subject = profile.machine, f"profile {profile.name}"
     else:
         machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
     machine = derive(machine)  # every source, so a facts file is read as a probe would have read that machine
@@ -221,7 +221,7 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
     smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
-    return Report(subject, machine, judge(machine, tools, index, audit), named=tuple(dict.fromkeys(request.tools)),
+    return Report(subject, machine, judge(machine, tools, index, audit), named=tuple(t.id for t in tools) if request.tools else (),
                   smoke=smoke, audit=audit)
 
 

@@ -48,6 +48,7 @@ def all_profiles() -> dict[str, Profile]:
 
 def load(name: str) -> Profile:
     profiles = all_profiles()
-    if name not in profiles:
+    key = name.strip().lower()
+    if key not in profiles:
         raise UnknownProfile(name, sorted(profiles))
-    return profiles[name]
+    return profiles[key]

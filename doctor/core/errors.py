@@ -7,6 +7,7 @@ one line and exits with `error.exit_code`; nothing else may raise to the user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 EXIT_OK = 0
@@ -29,14 +30,31 @@ class BadInput(AidoctorError):
     """A file, a name or an option value that aidoctor cannot use."""
 
 
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to a misspelt `name` (`deepspeeed` -> `deepspeed`), or None when none is close."""
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(name.lower(), list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _unknown(kind: str, name: str, known: list[str], close_to: Iterable[str] | None, listed: str) -> str:
+    guess = did_you_mean(name, known if close_to is None else close_to)
+    if guess is not None:
+        return f"unknown {kind} {name!r}; did you mean {guess}?"
+    return f"unknown {kind} {name!r}; {listed}: {', '.join(known)}"
+
+
 class UnknownTool(BadInput):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown tool {name!r}; known tools: {', '.join(known)}")
+    """`close_to`: the spellings a typo is matched against (ids and aliases); the suggestion is one of them."""
+
+    def __init__(self, name: str, known: list[str], close_to: Iterable[str] | None = None) -> None:
+        super().__init__(_unknown("tool", name, known, close_to, "known tools"))
 
 
 class UnknownProfile(BadInput):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown profile {name!r}; built-in profiles: {', '.join(known)}")
+        super().__init__(_unknown("profile", name, known, None, "built-in profiles"))
 
 
 class FactsFileError(BadInput):

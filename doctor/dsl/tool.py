@@ -44,6 +44,9 @@ class Tool:
     companions: tuple[str, ...] = ()  # distributions installed with it whose pins matter too (unsloth-zoo)
     alternative: str | None = None  # what to use where this tool cannot work
     homepage: str | None = None
+    # Other names people type for it (`llama-factory` for llamafactory): matched as pip matches names,
+    # case, `_` and `.` aside, like the id and the distribution name
+    aliases: tuple[str, ...] = ()
     recipe: Recipe | None = None  # how `aidoctor install` gets it and proves it works; None: not installable
     # What no other tool's install may replace (torch and the CUDA libraries it pins, triton): they are
     # pinned during every install and rolled back if they change.

@@ -225,3 +225,28 @@ def test_dash_h_is_help(run, args):
     result = run(*args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: aidoctor") and "--help" in result.stdout
+
+
+@pytest.mark.parametrize("args, tool", [
+    (["check", "--tool", "flash_attn", "--profile", "h100", "--offline", "--json"], "flash-attn"),
+    (["check", "--tool", "Peft", "--profile", "DGX-Spark", "--offline", "--json"], "peft"),
+    (["check", "--tool", "llama-factory", "--profile", "h100", "--offline", "--json"], "llamafactory"),
+])
+def test_tools_and_profiles_are_found_however_spelt(run, args, tool):
+    result = run(*args)
+    assert result.returncode in (0, 1), result.stderr
+    assert list(verdicts_of(result)) == [tool]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["check", "--tool", "deepspeeed", "--profile", "h100", "--offline"], "unknown tool 'deepspeeed'; did you mean deepspeed?"),
+    (["explain", "trasformers", "--profile", "h100", "--offline"], "unknown tool 'trasformers'; did you mean transformers?"),
+    (["install", "pefft", "--dry-run", "--profile", "h100", "--offline"], "unknown tool 'pefft'; did you mean peft?"),
+    (["smoke", "pefft"], "unknown tool 'pefft'; did you mean peft?"),
+    (["compare", "dgx-spark", "h10", "--offline"], "unknown profile 'h10'; did you mean h100?"),
+    (["check", "--profile", "graviten", "--offline"], "unknown profile 'graviten'; did you mean graviton?"),
+])
+def test_a_typo_gets_did_you_mean_everywhere_a_name_is_given(run, args, message):
+    result = run(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"aidoctor: error: {message}"

@@ -6,8 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from aidoctor.doctor.check.engine import select_tools
+from aidoctor.doctor.check.profiles import load as load_profile
+from aidoctor.doctor.core.errors import UnknownProfile, UnknownTool
+from aidoctor.doctor.core.facts import canonical_name
 from aidoctor.doctor.install.envstate import is_protected, protected_stack
-from aidoctor.recipes import all_tools, module_path, protected
+from aidoctor.recipes import all_tools, find_tool, module_path, protected
 
 SCHEMA_DOC = Path(__file__).resolve().parents[2] / "docs" / "report-schema.md"
 
@@ -48,3 +54,42 @@ def test_the_report_schema_lists_every_tool_in_the_registrys_order():
     documented = re.findall(r"`([a-z0-9-]+)`", row.split("the tool id:", 1)[1])
     assert documented == list(all_tools()), (
         "docs/report-schema.md's tool list differs from recipes/: list the tool ids there in the registry's order")
+
+
+# -- names as people type them (issue 12, item 5) --
+
+@pytest.mark.parametrize("typed, tool", [
+    ("flash_attn", "flash-attn"), ("Flash-Attn", "flash-attn"), ("flash-attention", "flash-attn"),
+    ("Peft", "peft"), (" peft ", "peft"), ("llama-factory", "llamafactory"), ("LLaMA_Factory", "llamafactory"),
+    ("mlx_lm", "mlx-lm"), ("mlx.lm", "mlx-lm"), ("liger_kernel", "liger-kernel"),
+])
+def test_a_tool_is_found_as_pip_finds_a_distribution_and_by_its_aliases(typed, tool):
+    assert find_tool(typed).id == tool
+    assert [t.id for t in select_tools((typed, tool))] == [tool]  # one tool, however often named
+
+
+@pytest.mark.parametrize("typed, guess", [("deepspeeed", "deepspeed"), ("flash-atten", "flash-attn"),
+                                          ("trasformers", "transformers"), ("llama-factori", "llama-factory")])
+def test_a_typo_gets_did_you_mean(typed, guess):
+    with pytest.raises(UnknownTool) as raised:
+        find_tool(typed)
+    assert str(raised.value) == f"unknown tool {typed!r}; did you mean {guess}?"
+    assert raised.value.exit_code == 2
+
+
+def test_a_name_like_no_tool_lists_them_all():
+    with pytest.raises(UnknownTool, match="unknown tool 'gromacs'; known tools: torch, triton, flash-attn"):
+        find_tool("gromacs")
+
+
+def test_aliases_name_no_other_tool():
+    by_name = {}
+    for tool in all_tools().values():
+        for name in (tool.id, tool.dist, *tool.aliases):
+            assert by_name.setdefault(canonical_name(name), tool.id) == tool.id, name
+
+
+def test_a_profile_typo_gets_did_you_mean_and_case_does_not_matter():
+    assert load_profile("DGX-Spark").name == "dgx-spark"
+    with pytest.raises(UnknownProfile, match=r"^unknown profile 'dgx-sparkk'; did you mean dgx-spark\?$"):
+        load_profile("dgx-sparkk")
