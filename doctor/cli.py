@@ -35,6 +35,8 @@ PythonOpt = typer.Option(None, "--python", metavar="PATH",
                          help="Target interpreter to inspect. Default: the active virtual environment, else python3 on PATH.")
 FactsOpt = typer.Option(None, "--facts", metavar="FILE",
                         help="Judge a recorded or hand-written facts file (or a --json report) instead of probing.")
+LenientOpt = typer.Option(False, "--lenient", help="With --facts: ignore keys no fact has, with a warning, "
+                                                   "instead of refusing the file.")
 ProfileOpt = typer.Option(None, "--profile", metavar="NAME", help="Judge a built-in machine profile (see `aidoctor profiles`).")
 OfflineOpt = typer.Option(False, "--offline", help="Do not contact the package index; use its cached answers only.")
 DeepOpt = typer.Option(False, "--deep", help="Also import torch in the target Python and launch one tiny kernel.")
@@ -59,6 +61,11 @@ def _guarded(command: Callable) -> Callable:
     return wrapper
 
 
+def _warn(warnings) -> None:
+    for warning in warnings:
+        print(f"aidoctor: warning: {warning}", file=sys.stderr)
+
+
 def _one_source(facts: Optional[Path], profile: Optional[str], python: Optional[str]) -> None:
     given = [name for name, value in (("--facts", facts), ("--profile", profile), ("--python", python)) if value]
     if len(given) > 1:
@@ -73,6 +80,7 @@ def check(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON (schema in docs/report-schema.md)."),
     python: Optional[str] = PythonOpt,
     facts: Optional[Path] = FactsOpt,
+    lenient: bool = LenientOpt,
     profile: Optional[str] = ProfileOpt,
     deep: bool = DeepOpt,
     offline: bool = OfflineOpt,
@@ -93,7 +101,8 @@ def check(
         raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=tuple(tool or ()),
                                     offline=offline, deep=deep, include_identifiers=include_identifiers,
-                                    timeout=timeout, audit=Scope(audit)))
+                                    timeout=timeout, audit=Scope(audit), lenient=lenient))
+    _warn(report.warnings)
     if json_out:
         print_json(report.to_json())
     else:
@@ -131,6 +140,7 @@ def explain(
     tool: str = typer.Argument(..., metavar="TOOL", help="A tool id, e.g. flash-attn."),
     python: Optional[str] = PythonOpt,
     facts: Optional[Path] = FactsOpt,
+    lenient: bool = LenientOpt,
     profile: Optional[str] = ProfileOpt,
     offline: bool = OfflineOpt,
     timeout: float = TimeoutOpt,
@@ -142,7 +152,8 @@ def explain(
     _one_source(facts, profile, python)
     (chosen,) = select_tools((tool,))
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=(tool,),
-                                    offline=offline, timeout=timeout))
+                                    offline=offline, timeout=timeout, lenient=lenient))
+    _warn(report.warnings)
     render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived)
 
 

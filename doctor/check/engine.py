@@ -46,6 +46,7 @@ class CheckRequest:
     deep_timeout: float = 120.0
     cache_dir: Path | None = None
     audit: Scope = Scope.TOOLS  # which installed distributions' binaries to audit (a probed machine only)
+    lenient: bool = False  # a facts file's unknown keys are warnings, not an error
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Report:
     named: tuple[str, ...] = ()  # tools named with --tool
     smoke: Mapping[str, dict] = field(default_factory=dict)  # tool -> the latest smoke result in the target env
     audit: EnvironmentAudit | None = None  # what the installed binaries say; None: not audited
+    warnings: tuple[str, ...] = ()  # what was ignored on the way (a facts file's unknown keys, with --lenient)
 
     @property
     def exit_code(self) -> int:
@@ -108,7 +110,10 @@ def default_python(env: dict[str, str] | os._Environ) -> str:
     return which("python3") or sys.executable
 
 
-def load_facts_file(path: Path) -> Machine:
+def load_facts_file(path: Path, lenient: bool = False) -> tuple[Machine, tuple[str, ...]]:
+    """The machine a facts file describes, and what was ignored in it. A key no fact has (`"gpu"`,
+    `"nvidia_drvier"`) would leave its fact unknown in silence, so it is refused, naming the key and the one
+    it resembles; `lenient` ignores such keys and returns a warning for each."""
     try:
         size = path.stat().st_size
         if size > MAX_FACTS_FILE_BYTES:
@@ -127,11 +132,14 @@ def load_facts_file(path: Path) -> Machine:
     except json.JSONDecodeError as exc:
         raise FactsFileError(str(path), f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     try:
-        return Machine.from_json(data)
+        machine, stray = Machine.read(data)
     except FactsFileError:
         raise
     except Exception as exc:  # BadInput names the key; keep the file name in front of it
         raise FactsFileError(str(path), str(exc)) from None
+    if stray and not lenient:
+        raise FactsFileError(str(path), stray[0].describe("") + " (--lenient ignores unknown keys)")
+    return machine, tuple(f"facts file {path}: {key.describe(', ignored')}" for key in stray)
 
 
 def probe_machine(request: CheckRequest, system: System) -> Machine:
@@ -197,8 +205,10 @@ def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None
 def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
     tools = select_tools(request.tools)
     probed = request.facts_file is None and request.profile is None  # decided here, not from the subject's words
+    warnings: tuple[str, ...] = ()
     if request.facts_file is not None:
-        machine, subject = load_facts_file(request.facts_file), f"facts file {request.facts_file}"
+        machine, warnings = load_facts_file(request.facts_file, request.lenient)
+        subject = f"facts file {request.facts_file}"
     elif request.profile is not None:
         from .profiles import (
             load as load_profile,  # importlib.resources: only when a profile is asked for
@@ -221,8 +231,9 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
     smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
-    return Report(subject, machine, judge(machine, tools, index, audit), named=tuple(t.id for t in tools) if request.tools else (),
-                  smoke=smoke, audit=audit)
+    return Report(subject, machine, judge(machine, tools, index, audit),
+                  named=tuple(t.id for t in tools) if request.tools else (), smoke=smoke, audit=audit,
+                  warnings=warnings)
 
 
 def check_profiles(names: Iterable[str], offline: bool, timeout: float) -> dict[str, Report]:

@@ -22,7 +22,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from .errors import BadInput
+from .errors import BadInput, did_you_mean
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,13 +201,28 @@ class Machine:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "facts") -> Machine:
-        """Read a bare facts object or a whole report (which holds one under "facts")."""
+        """Read a bare facts object or a whole report (which holds one under "facts"); keys it does not know are
+        ignored, as a report from a newer aidoctor may carry facts this one does not read."""
+        return cls.read(data, where)[0]
+
+    @classmethod
+    def read(cls, data: Any, where: str = "facts") -> tuple[Machine, tuple[StrayKey, ...]]:
+        """`from_json`, and the keys of a bare facts object that no fact has (a misspelt `"gpu"`): a person
+        wrote such a file, so a reader may refuse it. A whole report's keys were written by some aidoctor,
+        perhaps a newer one, and are never stray."""
         if not isinstance(data, dict):
             raise BadInput(f"{where}: expected a JSON object, got {_type_name(data)}")
-        if "facts" in data and isinstance(data["facts"], dict) and "verdicts" in data:
+        report = "facts" in data and isinstance(data["facts"], dict) and "verdicts" in data
+        if report:
             data = data["facts"]
         reader = _Reader(data, where)
+        machine = cls._from_reader(reader, data)
+        return machine, () if report else tuple(reader.stray_keys())
+
+    @classmethod
+    def _from_reader(cls, reader: _Reader, data: dict) -> Machine:
         unknown = reader.str_map("unknown") or {}
+        reader.seen.add("jetson")  # true/false is read here, an object below
         jetson_raw = data.get("jetson")
         jetson: Jetson | bool | None
         if isinstance(jetson_raw, bool):
@@ -325,14 +340,38 @@ def _type_name(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+@dataclasses.dataclass(frozen=True)
+class StrayKey:
+    """A key in a facts file that no fact has, and the known key it most resembles."""
+
+    path: str  # facts.gpus[0].compute_capabilty
+    suggestion: str | None  # compute_capability
+
+    def describe(self, outcome: str) -> str:
+        """`facts.gpu: unknown key{outcome}; did you mean gpus?`"""
+        guess = f"; did you mean {self.suggestion}?" if self.suggestion else ""
+        return f"{self.path}: unknown key{outcome}{guess}"
+
+
 class _Reader:
-    """Typed access to one JSON object; every mistake names the key path."""
+    """Typed access to one JSON object; every mistake names the key path. It remembers the keys asked for,
+    and the objects read inside it, so that the keys nobody asked for can be named."""
 
     def __init__(self, data: dict, where: str) -> None:
         self.data = data
         self.where = where
+        self.seen: set[str] = set()
+        self.inner: list[_Reader] = []
+
+    def stray_keys(self):
+        for key in self.data:
+            if key not in self.seen:
+                yield StrayKey(f"{self.where}.{key}", did_you_mean(key, sorted(self.seen)))
+        for reader in self.inner:
+            yield from reader.stray_keys()
 
     def _get(self, key: str, types: tuple[type, ...], expected: str) -> Any:
+        self.seen.add(key)
         value = self.data.get(key)
         if value is None:
             return None
@@ -423,7 +462,12 @@ class _Reader:
 
     def obj(self, key: str, build):
         value = self._get(key, (dict,), "an object")
-        return None if value is None else build(_Reader(value, f"{self.where}.{key}"))
+        return None if value is None else build(self._inner(value, f"{self.where}.{key}"))
+
+    def _inner(self, data: dict, where: str) -> _Reader:
+        reader = _Reader(data, where)
+        self.inner.append(reader)
+        return reader
 
     def obj_list(self, key: str, build):
         value = self._get(key, (list,), "a list of objects")
@@ -433,5 +477,5 @@ class _Reader:
         for i, item in enumerate(value):
             if not isinstance(item, dict):
                 raise BadInput(f"{self.where}.{key}[{i}]: expected an object, got {_type_name(item)}")
-            items.append(build(_Reader(item, f"{self.where}.{key}[{i}]")))
+            items.append(build(self._inner(item, f"{self.where}.{key}[{i}]")))
         return tuple(items)

@@ -42,7 +42,7 @@ def _known_gpus() -> dict:
 def facts_target(path: Path, offline: bool, timeout: float) -> Target:
     from ..check.engine import load_facts_file
 
-    machine = load_facts_file(path)
+    machine, _ = load_facts_file(path)  # strict: nothing is ignored
     return Target(f"facts {path.name}", from_machine(machine, _known_gpus()), machine,
                   _verdict_lookup(machine, offline, timeout))
 

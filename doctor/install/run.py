@@ -135,7 +135,7 @@ def _elsewhere(request: InstallRequest) -> tuple[Machine, str, EnvState]:
         machine = load_profile(request.profile).machine
     else:
         assert request.facts_file is not None
-        machine = load_facts_file(request.facts_file)
+        machine, _ = load_facts_file(request.facts_file)  # strict: nothing is ignored
     python = request.python or "python"  # as it is called in that machine's activated venv
     short = machine.python.split(".")[:2] if machine.python else ["3", "x"]
     purelib = f"<venv>/lib/python{'.'.join(short)}/site-packages"

@@ -250,3 +250,21 @@ def test_a_typo_gets_did_you_mean_everywhere_a_name_is_given(run, args, message)
     result = run(*args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == f"aidoctor: error: {message}"
+
+
+def test_a_misspelt_facts_key_is_refused_naming_it_and_lenient_reads_on(run, tmp_path):
+    """Before: "gpu" and "nvidia_drvier" were ignored in silence, every GPU tool unknown, exit 0 (issue 12)."""
+    facts = tmp_path / "typo.json"
+    facts.write_text(json.dumps({"os": "linux", "arch": "aarch64", "gpu": [{"name": "NVIDIA GB10"}],
+                                 "nvidia_drvier": "580.95.05"}))
+    refused = run("check", "--facts", str(facts), "--offline")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip() == (f"aidoctor: error: facts file {facts}: facts.gpu: unknown key; did you mean "
+                                      "gpus? (--lenient ignores unknown keys)")
+    lenient = run("check", "--facts", str(facts), "--offline", "--lenient", "--json")
+    assert lenient.returncode == 0, lenient.stderr
+    assert lenient.stderr.splitlines() == [
+        f"aidoctor: warning: facts file {facts}: facts.gpu: unknown key, ignored; did you mean gpus?",
+        f"aidoctor: warning: facts file {facts}: facts.nvidia_drvier: unknown key, ignored; did you mean nvidia_driver?",
+    ]
+    assert json.loads(lenient.stdout)["facts"]["os"] == "linux"

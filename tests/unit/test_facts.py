@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,38 @@ def test_probe_runs_read_back_typed():
     machine = Machine.from_json({"probes": [{"name": "nvcc", "status": "timeout", "duration_ms": 5000}]})
     assert machine.probes[0].status is ProbeStatus.TIMEOUT
     assert machine.to_json()["probes"][0]["status"] == "timeout"
+
+
+# -- keys no fact has (issue 12, item 5) --
+
+@pytest.mark.parametrize("data, path, suggestion", [
+    ({"os": "linux", "gpu": [{"name": "NVIDIA GB10"}]}, "facts.gpu", "gpus"),
+    ({"os": "linux", "nvidia_drvier": "580.95.05"}, "facts.nvidia_drvier", "nvidia_driver"),
+    ({"gpus": [{"name": "NVIDIA GB10", "compute_capabilty": "12.1"}]}, "facts.gpus[0].compute_capabilty",
+     "compute_capability"),
+    ({"cpu": {"model": "Cortex-X925", "cores": 20, "colour": "green"}}, "facts.cpu.colour", None),
+])
+def test_a_key_no_fact_has_is_named_with_the_one_it_resembles(data, path, suggestion):
+    _, stray = Machine.read(data)
+    assert [(s.path, s.suggestion) for s in stray] == [(path, suggestion)]
+
+
+def test_every_key_a_machine_writes_is_one_it_reads():
+    machine = Machine(os="linux", arch="aarch64", packages={"torch": "2.9.1"}, requires={"torch": ("filelock",)},
+                      jetson=Jetson(l4t="36.4.3", jetpack="6.2", module="p3701-0005", soc="t234"),
+                      unknown={"cuda_toolkit": "nvcc not found"}, states={"cuda_toolkit": FactState.ABSENT})
+    assert Machine.read(machine.to_json()) == (machine, ())
+    assert Machine.read({**machine.to_json(), "jetson": False})[1] == ()
+
+
+def test_a_whole_reports_facts_may_carry_keys_a_newer_aidoctor_added():
+    report = {"schema": "aidoctor.report/1", "verdicts": [], "facts": {"os": "linux", "npu_driver": "1.2"}}
+    machine, stray = Machine.read(report)
+    assert machine.os == "linux" and stray == ()
+    assert Machine.from_json({"os": "linux", "npu_driver": "1.2"}).os == "linux"  # from_json never refuses
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "doctor/check/profiles").glob("*.json")),
+                         ids=lambda p: p.stem)
+def test_every_built_in_profile_has_only_known_keys(path):
+    assert Machine.read(json.loads(path.read_text())["facts"])[1] == ()
