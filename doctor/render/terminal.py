@@ -6,12 +6,16 @@ so a reason such as "mlx[cuda13]" or "[N/A]" prints as written.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import sys
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -35,12 +39,69 @@ STYLE = {
 }
 
 
+# Where neither COLUMNS nor any terminal says (a CI log, a file written by cron): the width terminals start at.
+DEFAULT_WIDTH = 80
+# Below this width the check table leaves out its "why" column and prints each why on its own line.
+NARROW = 100
+
+
+def output_width(environ: Mapping[str, str], terminal_columns: int | None) -> int:
+    """COLUMNS when set (as `COLUMNS=200 aidoctor check | less`), else the width of the terminal the user
+    sits at (stdout's, or when piped stderr's or stdin's), else DEFAULT_WIDTH."""
+    columns = environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return terminal_columns or DEFAULT_WIDTH
+
+
+def _terminal_columns() -> int | None:
+    for stream in (sys.stdout, sys.stderr, sys.stdin):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or None
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
+
+
+class _NoTrailingSpaces(io.TextIOBase):
+    """A stream that drops the spaces rich pads table cells with at the end of each line (before any
+    closing colour codes), so copied and piped output has none."""
+
+    _TRAILING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)(?=\n)")
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        complete, newline, self.pending = self.pending.rpartition("\n")
+        if newline:
+            self.stream.write(self._TRAILING.sub(r"\1", complete + newline))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending.rstrip(" "))
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     terminal = stream.isatty()
-    # Piped output stays plain and wide enough that reasons are not cut into slivers.
-    return Console(file=stream, width=None if terminal else 160, highlight=False, soft_wrap=False,
-                   color_system="auto" if terminal else None)
+    return make_console(_NoTrailingSpaces(stream), output_width(os.environ, _terminal_columns()), terminal)
+
+
+def make_console(stream, width: int, color: bool) -> Console:
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False,
+                   color_system="auto" if color else None, force_terminal=color or None)
 
 
 def print_json(data: dict) -> None:
@@ -112,30 +173,21 @@ def machine_lines(machine: Machine) -> list[Text]:
 def render_check(report: Report, out: Console) -> None:
     out.print(Text(f"aidoctor check · {report.subject}", style="bold"))
     for line in machine_lines(report.machine):
-        out.print(Text("  ") + line)
+        out.print(Text("  ") + line, soft_wrap=True)  # the terminal wraps it, no newline is added
     problems = [run for run in report.machine.probes if run.status is not ProbeStatus.OK]
     for run in problems:
         out.print(Text(f"  probe {run.name}: {run.status.value}" + (f" ({run.reason})" if run.reason else ""),
                        style="magenta"))
     out.print()
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-    table.add_column("tool", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("installed", no_wrap=True)
-    table.add_column("why", overflow="fold")
-    for verdict in report.verdicts:
-        why = verdict.reasons[0] if verdict.reasons else ""
-        if len(verdict.reasons) > 1:
-            why += f" (+{len(verdict.reasons) - 1} more)"
-        table.add_row(Text(verdict.tool), status_text(verdict.status), Text(verdict.installed or "-"), Text(why))
-    out.print(table)
+    _verdict_table(report.verdicts, out)
     to_fix = [(v, _fix_lines(v)) for v in report.verdicts if v.status is not Status.OK and _fix_lines(v)]
     if to_fix:
         out.print(Text("How to fix", style="bold"))
         for verdict, lines in to_fix:
-            out.print(Text("  ") + Text(verdict.tool, style="bold") + Text(": ") + Text(lines[0]))
-            for line in lines[1:]:
-                out.print(Text("    " + " " * len(verdict.tool) + line))
+            out.print(Text("  ") + Text(verdict.tool, style="bold") + Text(":"))
+            for line in lines:
+                # One line each, never wrapped by us: a command cut by a newline runs cut when pasted.
+                out.print(Text(f"    {line}"), soft_wrap=True)
     if report.audit is not None:
         others = report.other_audit_findings()
         out.print(Text(f"Binary audit ({report.audit.scope.value}): {len(report.audit.files)} files in "
@@ -146,6 +198,34 @@ def render_check(report: Report, out: Console) -> None:
     summary = " · ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     out.print()
     out.print(Text(summary + ".  `aidoctor explain TOOL` shows the rules behind a verdict; --json for machines."))
+
+
+def _verdict_table(verdicts: Iterable[Verdict], out: Console) -> None:
+    """tool, status, installed and why; narrower than NARROW columns, each why on its own line below its row
+    (in 80 columns the why column was a sliver of 38, and the table twice as long)."""
+    rows = []
+    for verdict in verdicts:
+        why = verdict.reasons[0] if verdict.reasons else ""
+        if len(verdict.reasons) > 1:
+            why += f" (+{len(verdict.reasons) - 1} more)"
+        rows.append((verdict.tool, verdict.status, verdict.installed or "-", why))
+    if out.width < NARROW:
+        tool_width = max([len("tool"), *(len(row[0]) for row in rows)])
+        status_width = max(len(s.value) for s in Status)
+        out.print(Text(f"{'tool':<{tool_width}}  {'status':<{status_width}}  installed", style="bold"))
+        for tool, status, installed, why in rows:
+            out.print(Text(f"{tool:<{tool_width}}  ") + status_text(status)
+                      + Text(" " * (status_width - len(status.value)) + f"  {installed}"))
+            out.print(Padding(Text(why, style="dim"), (0, 0, 0, 4)))
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("tool", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("installed", no_wrap=True)
+    table.add_column("why", overflow="fold")
+    for tool, status, installed, why in rows:
+        table.add_row(Text(tool), status_text(status), Text(installed), Text(why))
+    out.print(table)
 
 
 def _fix_lines(verdict: Verdict) -> list[str]:
@@ -192,7 +272,7 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
             out.print(Text(f"                   only {finding.only_if} (a missing fact; the status is the same "
                            "either way)", style="dim"))
         if rule.fix:
-            out.print(Text(f"                   fix:  {rule.fix}", style="dim"))
+            out.print(Text(f"                   fix:  {rule.fix}", style="dim"), soft_wrap=True)
         out.print(Text(f"                   see:  {rule.source}", style="dim"))
     others = [f for f in verdict.findings if f.rule is None]
     if others:
@@ -205,14 +285,20 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
 def _print_finding(finding: Finding, out: Console) -> None:
     out.print(Text("  ") + status_text(finding.status) + Text(f"  {finding.msg}"))
     if finding.fix:
-        out.print(Text(f"      fix: {finding.fix}", style="dim"))
+        out.print(Text(f"      fix: {finding.fix}", style="dim"), soft_wrap=True)
     if finding.source:
         out.print(Text(f"      see: {finding.source}", style="dim"))
 
 
+PROFILE_COLUMNS = ("machine", "GPU memory", "system memory", "BF16 dense", "power", "GPU")
+
+
 def render_profiles(profiles: Iterable[Profile], out: Console) -> None:
+    """A table; narrower than NARROW columns, where seven columns would cut figures in two, one block each."""
+    narrow = out.width < NARROW
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("profile", "machine", "GPU memory", "system memory", "BF16 dense", "power", "GPU"):
+    table.add_column("profile", no_wrap=True)  # a name to type: never cut
+    for column in PROFILE_COLUMNS:
         table.add_column(column)
     for profile in profiles:
         machine, hw = profile.machine, profile.hardware
@@ -223,10 +309,16 @@ def render_profiles(profiles: Iterable[Profile], out: Console) -> None:
             gpu_memory = f"shared: {hw.usable_gb:.0f} GB usable"
         else:
             gpu_memory = f"{hw.gpu_memory_gb:g} GB at {hw.gpu_bandwidth_gbs:g} GB/s" if hw.gpu_memory_gb else "none"
-        table.add_row(Text(profile.name), Text(profile.title), Text(gpu_memory), Text(system),
-                      Text(f"{hw.bf16_dense_tflops:g} TFLOPS" if hw.bf16_dense_tflops else "?"),
-                      Text(f"{hw.power_w:g} W" if hw.power_w else "?"), Text(gpu))
-    out.print(table)
+        cells = (profile.title, gpu_memory, system, f"{hw.bf16_dense_tflops:g} TFLOPS" if hw.bf16_dense_tflops else "?",
+                 f"{hw.power_w:g} W" if hw.power_w else "?", gpu)
+        if narrow:
+            out.print(Text(profile.name, style="bold"))
+            for column, cell in zip(PROFILE_COLUMNS, cells):
+                out.print(Text(f"    {column}: {cell}"), soft_wrap=True)
+        else:
+            table.add_row(Text(profile.name), *(Text(cell) for cell in cells))
+    if not narrow:
+        out.print(table)
     out.print(Text("Each figure's source: the profile's hardware.sources (doctor/profiles/NAME.json); "
                    "`aidoctor fit MODEL --profile NAME --json` prints them."))
 

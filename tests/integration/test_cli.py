@@ -268,3 +268,18 @@ def test_a_misspelt_facts_key_is_refused_naming_it_and_lenient_reads_on(run, tmp
         f"aidoctor: warning: facts file {facts}: facts.nvidia_drvier: unknown key, ignored; did you mean nvidia_driver?",
     ]
     assert json.loads(lenient.stdout)["facts"]["os"] == "linux"
+
+
+def test_piped_output_honours_columns_keeps_fixes_whole_and_ends_no_line_in_a_space(run):
+    """Before: 160 columns whatever COLUMNS said, trailing spaces, fix commands cut by newlines (issue 12)."""
+    result = run("check", "--profile", "dgx-spark", "--offline", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line != line.rstrip()] == []
+    table = result.stdout.split("\n\n", 1)[1].split("How to fix", 1)[0]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert any(line.strip().startswith("TORCH_CUDA_ARCH_LIST=") and line.endswith("xformers.git@v0.0.35")
+               for line in lines)
+    explain = run("explain", "xformers", "--profile", "dgx-spark", "--offline", env={"COLUMNS": "60"})
+    assert any(line.endswith("xformers.git@v0.0.35") and "pip install -v" in line
+               for line in explain.stdout.splitlines())

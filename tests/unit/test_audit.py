@@ -52,7 +52,7 @@ def recorded_machine(name: str):
 
 
 def gpu_machine(name: str):
-    return load_facts_file(BINARIES / "gpus" / f"{name}.json")
+    return load_facts_file(BINARIES / "gpus" / f"{name}.json")[0]
 
 
 # -- parsers on real bytes --
