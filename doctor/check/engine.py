@@ -58,6 +58,7 @@ class Report:
     smoke: Mapping[str, dict] = field(default_factory=dict)  # tool -> the latest smoke result in the target env
     audit: EnvironmentAudit | None = None  # what the installed binaries say; None: not audited
     warnings: tuple[str, ...] = ()  # what was ignored on the way (a facts file's unknown keys, with --lenient)
+    index_unreachable: str | None = None  # the network failure behind every "package index unreachable"
 
     @property
     def exit_code(self) -> int:
@@ -231,9 +232,9 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
     smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
-    return Report(subject, machine, judge(machine, tools, index, audit),
-                  named=tuple(t.id for t in tools) if request.tools else (), smoke=smoke, audit=audit,
-                  warnings=warnings)
+    verdicts = judge(machine, tools, index, audit)
+    return Report(subject, machine, verdicts, named=tuple(t.id for t in tools) if request.tools else (),
+                  smoke=smoke, audit=audit, warnings=warnings, index_unreachable=index.unreachable)
 
 
 def check_profiles(names: Iterable[str], offline: bool, timeout: float) -> dict[str, Report]:

@@ -593,6 +593,9 @@ class Index:
         self.fetch_range = fetch_range
         self.now = now
         self.index_url = index_url
+        # The first network failure, whole ("ConnectionError: ... NameResolutionError ..."): said once at the top
+        # of a report, while each project's reason only says the index was unreachable.
+        self.unreachable: str | None = None
 
     def projects(self, names: Iterable[str]) -> dict[str, Project | str]:
         """Each name -> its Project, or a one-line reason why it is not known."""
@@ -706,8 +709,10 @@ class Index:
             cached = self._read_cache(name)
             if cached is not None:
                 return cached
-            return (f"package index unreachable ({type(exc).__name__}: {str(exc)[:120]}); no cached data for "
-                    f"{name} (try again online, or --offline with a filled cache)")
+            if self.unreachable is None:
+                self.unreachable = f"{type(exc).__name__}: {exc}"
+            return (f"package index unreachable; no cached data for {name} (try again online, or --offline with a "
+                    "filled cache)")
         self._write(self._cache_file(name), json.dumps(project.to_json()))
         return project
 

@@ -178,6 +178,8 @@ def render_check(report: Report, out: Console) -> None:
     for run in problems:
         out.print(Text(f"  probe {run.name}: {run.status.value}" + (f" ({run.reason})" if run.reason else ""),
                        style="magenta"))
+    if report.index_unreachable:
+        out.print(Text(f"  package index unreachable: {report.index_unreachable}", style="magenta"), soft_wrap=True)
     out.print()
     _verdict_table(report.verdicts, out)
     to_fix = [(v, _fix_lines(v)) for v in report.verdicts if v.status is not Status.OK and _fix_lines(v)]

@@ -283,3 +283,17 @@ def test_piped_output_honours_columns_keeps_fixes_whole_and_ends_no_line_in_a_sp
     explain = run("explain", "xformers", "--profile", "dgx-spark", "--offline", env={"COLUMNS": "60"})
     assert any(line.endswith("xformers.git@v0.0.35") and "pip install -v" in line
                for line in explain.stdout.splitlines())
+
+
+def test_a_network_failure_is_one_whole_line_at_the_top_not_one_per_row(run):
+    """Before: every row repeated the raw exception, cut mid-word at 120 characters (issue 12)."""
+    result = run("check", "--python", sys.executable, "--timeout", "2", "--audit", "off",
+                 env={"AIDOCTOR_INDEX_URL": "http://127.0.0.1:9/pypi", "AIDOCTOR_CACHE_DIR": "/nonexistent-cache",
+                      "COLUMNS": "100"})
+    assert result.returncode in (0, 1), result.stderr
+    lines = result.stdout.splitlines()
+    top = [line for line in lines if "package index unreachable: " in line]
+    assert len(top) == 1 and "ConnectionError" in top[0] and "Connection refused" in top[0], result.stdout
+    assert lines.index(top[0]) < next(i for i, line in enumerate(lines) if line.startswith("tool"))
+    assert sum("ConnectionError" in line for line in lines) == 1
+    assert sum("package index unreachable; no cached data" in line for line in lines) >= 5
