@@ -711,8 +711,8 @@ class Index:
                 return cached
             if self.unreachable is None:
                 self.unreachable = f"{type(exc).__name__}: {exc}"
-            return (f"package index unreachable; no cached data for {name} (try again online, or --offline with a "
-                    "filled cache)")
+            return (f"package index unreachable ({type(exc).__name__}); no cached data for {name} (try again "
+                    "online, or --offline with a filled cache)")
         self._write(self._cache_file(name), json.dumps(project.to_json()))
         return project
 

@@ -276,8 +276,8 @@ def test_an_unreachable_index_falls_back_to_a_stale_cache_then_to_a_reason(tmp_p
     index = Index(tmp_path, fetch=down)
     results = index.projects(["peft", "trl"])
     assert isinstance(results["peft"], Project)
-    assert results["trl"] == ("package index unreachable; no cached data for trl (try again online, or --offline "
-                              "with a filled cache)")
+    assert results["trl"] == ("package index unreachable (ConnectionError); no cached data for trl (try again "
+                              "online, or --offline with a filled cache)")
     # the failure itself, whole, once for the report's top line
     assert index.unreachable == "ConnectionError: Network is unreachable"
 
