@@ -48,17 +48,17 @@ def render_plan(plan: Plan, out: Console) -> None:
         for line in step.detail:
             out.print(Text(f"   {line}"))
         for var in step.env:
-            out.print(Text(f"   env {var.name}={var.value}"))
+            out.print(Text(f"   env {var.name}={var.value}"), soft_wrap=True)
             out.print(Text(f"       ({var.why})", style="dim"))
         if step.argv:
-            out.print(Text("   $ ") + command_line(step))
+            out.print(Text("   $ ") + command_line(step), soft_wrap=True)  # pasted whole: never cut by a newline
             if any(not isinstance(a, str) for a in step.argv):
                 out.print(Text("     <...>: computed when the step runs, from what the steps before it did",
                                style="dim"))
     if plan.runtime_env:
         out.print(Text("\nAt run time the tool also needs:", style="bold"))
         for var in plan.runtime_env:
-            out.print(Text(f"   {var.name}={var.value}  ({var.why})"))
+            out.print(Text(f"   {var.name}={var.value}  ({var.why})"), soft_wrap=True)
 
 
 def render_smoke(result, out: Console) -> None:
