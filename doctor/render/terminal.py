@@ -86,6 +86,10 @@ class _NoTrailingSpaces(io.TextIOBase):
             self.pending = ""
         self.stream.flush()
 
+    @property
+    def encoding(self) -> str | None:  # rich picks its characters by it
+        return getattr(self.stream, "encoding", None)
+
     def isatty(self) -> bool:
         return self.stream.isatty()
 
