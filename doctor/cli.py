@@ -54,9 +54,9 @@ def _guarded(command: Callable) -> Callable:
         except AidoctorError as exc:
             typer.echo(f"aidoctor: error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             typer.echo("aidoctor: interrupted", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
 
     return wrapper
 
@@ -515,6 +515,35 @@ def install(
     if outcome.smoke is not None:
         render_smoke(outcome.smoke, out)
     out.print(f"done in {outcome.seconds:.1f} s; log: {outcome.log}", highlight=False, markup=False)
+
+
+@app.command()
+@_guarded
+def repair(
+    python: Optional[str] = typer.Option(None, "--python", metavar="PATH",
+                                         help="Target interpreter of the environment. Default: the active one, else python3."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what is different and what would be done; change nothing."),
+) -> None:
+    """Finish an install that was killed half way: roll the environment back to the snapshot its journal keeps."""
+    from .check.engine import default_python
+    from .core.system import LiveSystem, interrupts_call
+    from .install import recovery
+
+    target = python or default_python(os.environ)
+    system = LiveSystem()
+    found = recovery.inspect_repair(system, target)
+    if found is None:
+        typer.echo(f"nothing to repair: no unfinished aidoctor install into the environment of {target}")
+        return
+    for line in found.describe():
+        typer.echo(line)
+    if dry_run:
+        return
+    shield = recovery.Shield(cleaning=True)
+    with interrupts_call(shield):
+        outcome = recovery.repair(system, found, shield)
+    typer.echo(outcome.summary())
+    raise typer.Exit(EXIT_OK if outcome.back else EXIT_FAILED)
 
 
 @app.command("smoke")

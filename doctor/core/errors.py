@@ -20,6 +20,23 @@ EXIT_INTERNAL = 3  # a bug in aidoctor: reported in one line instead of a traceb
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM while an install runs: raised like Ctrl-C so both get the same cleanup."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:  # as a shell reports a process ended by that signal: 130, 143
+        return 128 + self.signum
+
+    @property
+    def what(self) -> str:
+        return "Ctrl-C (SIGINT)" if self.signum == 2 else f"signal {self.signum} (SIGTERM)" if self.signum == 15 \
+            else f"signal {self.signum}"
+
+
 class AidoctorError(Exception):
     """A failure the user can act on; the message names the problem and what to do."""
 
@@ -94,12 +111,24 @@ class TorchChangeNeeded(BadInput):
     """The install would replace torch, triton or the CUDA libraries and --allow-torch-change was not given."""
 
 
-class RolledBack(AidoctorError):
-    """A failure after the environment changed, with how the rollback went; it keeps its cause's exit code."""
+class InstallInterrupted(AidoctorError):
+    """Ctrl-C or SIGTERM during an install; exit 128 + the signal (130 for Ctrl-C), as a shell reports it."""
 
-    def __init__(self, cause: AidoctorError, rollback_problem: str | None, log: Path) -> None:
-        suffix = "; rolled back" if rollback_problem is None else f"; ROLLBACK INCOMPLETE: {rollback_problem}"
-        super().__init__(f"{cause}{suffix} (log: {log})")
+    def __init__(self, interrupt: Interrupted, where: str) -> None:
+        super().__init__(f"interrupted by {interrupt.what} {where}")
+        self.exit_code = interrupt.exit_code  # type: ignore[misc]
+
+
+class PendingRepair(BadInput):
+    """An earlier install into this environment did not finish and was not rolled back (its journal is there)."""
+
+
+class RolledBack(AidoctorError):
+    """A failure or an interrupt after the environment may have changed, ending with how the rollback went
+    (`outcome`: whether the environment is back as it was); it keeps its cause's exit code."""
+
+    def __init__(self, cause: AidoctorError, outcome: str, log: Path) -> None:
+        super().__init__(f"{cause} (log: {log}); {outcome}")
         self.cause = cause
 
     @property  # type: ignore[override]

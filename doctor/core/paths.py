@@ -41,3 +41,11 @@ def builds_dir() -> Path:
 def smoke_dir() -> Path:
     """The latest smoke result per tool for each target environment."""
     return cache_dir() / "smoke"
+
+
+def journals_dir() -> Path:
+    """One journal per environment an install is changing: what a crash leaves for `aidoctor repair`.
+
+    Beside the runs, because a journal points at its run's backup: moving the cache moves both.
+    """
+    return cache_dir() / "journals"

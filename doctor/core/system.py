@@ -10,16 +10,21 @@ without owning one.
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
+
+from .errors import Interrupted
 
 
 @dataclass(frozen=True)
@@ -82,17 +87,8 @@ class LiveSystem:
         try:
             # A new session lets us kill the whole group: a hung nvidia-smi can
             # leave children holding the pipes, and communicate() would wait on them.
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                env=None if env is None else dict(env),
-                cwd=cwd,
-                start_new_session=True,
-            )
+            proc = _start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors="replace", env=None if env is None else dict(env), cwd=cwd)
         except FileNotFoundError:
             return CommandResult(argv, None, error=f"{argv[0]}: command not found", not_found=True)
         except OSError as exc:
@@ -108,6 +104,11 @@ class LiveSystem:
             return CommandResult(
                 argv, None, stdout, stderr, timed_out=True, error=f"{argv[0]} did not answer within {timeout:g} s"
             )
+        except BaseException:
+            _stop_group(proc)  # Ctrl-C or SIGTERM: the child stops before whatever cleans up after it runs
+            raise
+        finally:
+            _forget(proc)
         return CommandResult(argv, proc.returncode, stdout, stderr)
 
     def stream(self, argv: Sequence[str], timeout: float, on_line: Callable[[str], None],
@@ -119,9 +120,8 @@ class LiveSystem:
         """
         argv = tuple(argv)
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, errors="replace", env=None if env is None else dict(env), cwd=cwd,
-                                    start_new_session=True, bufsize=1)
+            proc = _start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", env=None if env is None else dict(env), cwd=cwd, bufsize=1)
         except OSError as exc:
             return CommandResult(argv, None, error=f"{argv[0]}: {exc.strerror or exc}")
         deadline = time.monotonic() + timeout
@@ -136,10 +136,11 @@ class LiveSystem:
                 on_line(line.rstrip("\n"))
             returncode = proc.wait()
         except BaseException:
-            _kill_group(proc)  # Ctrl-C: leave no compiler running; the build directory keeps what finished
+            _stop_group(proc)  # Ctrl-C: leave no compiler running; the build directory keeps what finished
             raise
         finally:
             timer.cancel()
+            _forget(proc)
         if time.monotonic() >= deadline:
             return CommandResult(argv, None, "".join(tail), timed_out=True,
                                  error=f"{argv[0]} did not finish within {timeout:g} s")
@@ -152,8 +153,7 @@ class LiveSystem:
         or when `cancel` is set (Ctrl-C reaches only the main thread; this runs in a worker)."""
         argv = tuple(argv)
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True)
+            proc = _start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             return Captured(argv, None, error=f"{argv[0]}: {exc.strerror or exc}")
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
@@ -203,6 +203,7 @@ class LiveSystem:
         finally:
             if proc.poll() is None:  # Ctrl-C while waiting
                 _kill_group(proc)
+            _forget(proc)
         for thread in threads:
             thread.join(timeout=2)  # a grandchild holding the pipes must not hold us
         return Captured(argv, returncode, bytes(stdout[:max_bytes + 1]), b"".join(stderr).decode("utf-8", "replace"),
@@ -227,6 +228,141 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
         proc.kill()
+
+
+# -- the children: each in its own session, tracked until reaped, stopped on an interrupt or a failure --
+
+# A new session keeps a terminal's Ctrl-C from reaching pip in the middle of writing a file: aidoctor decides
+# when its children stop (stop_children), and in which order relative to the rollback.
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL: pip or a compiler exits well within it
+
+
+def _start(argv: tuple[str, ...], **options) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent(), **options)
+    with _live_lock:
+        _live.add(proc)
+    return proc
+
+
+def _forget(proc: subprocess.Popen) -> None:
+    with _live_lock:
+        _live.discard(proc)
+
+
+@functools.cache
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, a child gets SIGTERM when aidoctor dies, even by kill -9: no pip writes on after it.
+
+    PR_SET_PDEATHSIG (prctl(2)) follows the thread that started the child, and every child here is waited for
+    by the thread that started it. Elsewhere, the journal of an install is what a crash leaves to repair.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call: nothing would signal this child
+            os._exit(1)
+
+    return set_death_signal
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member changed user (setuid): it exists
+        return True
+    return True
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = STOP_GRACE) -> None:
+    """SIGTERM to the child's whole group, up to `grace` seconds for it to exit, then SIGKILL; reaps the child."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            proc.send_signal(sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader: a zombie still counts as a member of its group
+            if not _group_alive(proc.pid):
+                return
+            time.sleep(0.02)
+    proc.poll()
+
+
+def stop_children(grace: float = STOP_GRACE) -> int:
+    """Stop every child still running, each with its whole process group (SIGTERM, `grace`, SIGKILL).
+
+    Called on an interrupt or a failure before anything is undone, so nothing aidoctor started writes on
+    while the rollback reads and repairs. Returns how many were stopped.
+    """
+    with _live_lock:
+        running = [proc for proc in _live if proc.poll() is None]
+    for proc in running:
+        _stop_group(proc, grace)
+    return len(running)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a journal's owner), without signalling it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM raise `Interrupted` in the main thread.
+
+    Python's default SIGTERM ends the process with no cleanup at all: children left running, nothing rolled back.
+    """
+    def raise_interrupted(signum: int, frame) -> None:
+        raise Interrupted(signum)
+
+    with _handling(raise_interrupted):
+        yield
+
+
+@contextlib.contextmanager
+def interrupts_call(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """Within: SIGINT and SIGTERM call `on_signal(signum)` instead of raising; it may raise to give up.
+
+    For work that must finish once begun (a rollback): the children are in their own sessions, so a terminal's
+    Ctrl-C reaches only aidoctor, and aidoctor decides.
+    """
+    with _handling(lambda signum, frame: on_signal(signum)):
+        yield
+
+
+@contextlib.contextmanager
+def _handling(handler: Callable) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class ReplaySystem:

@@ -82,6 +82,14 @@ class EnvState:
     def protected(self) -> dict[str, Dist]:
         return {name: dist for name, dist in self.dists.items() if is_protected(name)}
 
+    def to_json(self) -> dict:
+        """The target script's own format, so `state_from_json` reads a saved snapshot as it reads a capture."""
+        return {"prefix": self.prefix, "base_prefix": self.base_prefix, "conda": self.conda, "purelib": self.purelib,
+                "writable": self.writable, "python_tag": self.python_tag,
+                "dists": {key: {"name": d.name, "version": d.version, "dist_info": d.dist_info,
+                                "record_sha256": d.record_sha256, "fingerprint": d.fingerprint,
+                                "requires": list(d.requires)} for key, d in self.dists.items()}}
+
     def pins(self) -> list[str]:
         """Constraints that hold the protected distributions where they are."""
         return [f"{dist.name}=={dist.version}" for dist in sorted(self.protected().values(), key=lambda d: d.name)]
@@ -91,6 +99,11 @@ def parse_env_state(text: str) -> EnvState:
     data = last_json_object(text)
     if data is None:
         raise ValueError("it printed no JSON object")
+    return state_from_json(data)
+
+
+def state_from_json(data: Mapping) -> EnvState:
+    """Raises KeyError, TypeError or ValueError on a malformed state."""
     dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
                         info.get("fingerprint"), tuple(info.get("requires") or ())) for name, info in data["dists"].items()}
     return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),
@@ -122,6 +135,23 @@ def changed_protected(before: EnvState, after: EnvState) -> list[str]:
             changes.append(f"{a.name} {a.version} became {b.version}")
         elif (a.record_sha256, a.fingerprint) != (b.record_sha256, b.fingerprint):
             changes.append(f"{a.name} {a.version} was reinstalled (its files changed)")
+    return changes
+
+
+def drift(before: EnvState, after: EnvState) -> list[str]:
+    """Every way `after` is not `before`: distributions added, removed, of another version, or whose files
+    changed (RECORD digest; for torch and the CUDA libraries also each file's size and mtime). Empty: the same."""
+    changes = []
+    for name in sorted(before.dists.keys() | after.dists.keys()):
+        a, b = before.dists.get(name), after.dists.get(name)
+        if a is None:
+            changes.append(f"{b.name} {b.version} was added")
+        elif b is None:
+            changes.append(f"{a.name} {a.version} was removed")
+        elif a.version != b.version:
+            changes.append(f"{a.name} is {b.version}, was {a.version}")
+        elif (a.record_sha256, a.fingerprint) != (b.record_sha256, b.fingerprint):
+            changes.append(f"{a.name} {a.version}'s files changed")
     return changes
 
 
@@ -165,6 +195,11 @@ def backup(state: EnvState, names: list[str], dest: Path) -> Path:
     return manifest_path
 
 
+def backed_up(manifest_path: Path) -> list[str]:
+    """The distributions a backup holds."""
+    return sorted(json.loads(manifest_path.read_text()))
+
+
 def restore(manifest_path: Path) -> None:
     manifest = json.loads(manifest_path.read_text())
     files_root = manifest_path.parent / "files"
@@ -172,4 +207,8 @@ def restore(manifest_path: Path) -> None:
         for path in paths:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(files_root / path.lstrip("/"), target)
+            # Beside it, then one rename: a restore cut short leaves each file whole, old or new, and never writes
+            # into a file another hard link shares.
+            staged = target.with_name(f".{target.name}.aidoctor-restore")
+            shutil.copy2(files_root / path.lstrip("/"), staged)
+            staged.replace(target)

@@ -26,14 +26,15 @@ from ..check.engine import CheckRequest, default_python, load_facts_file, probe_
 from ..check.index import Availability, Index, Offer, select, target_for, wheel_fits
 from ..check.verdicts import evaluate, marker_environment
 from ..core.errors import (
-    AidoctorError, BadInput, InstallFailed, NotAnEnvironmentYouMayChange, RolledBack, TorchChangeNeeded,
+    AidoctorError, BadInput, InstallFailed, InstallInterrupted, Interrupted, NotAnEnvironmentYouMayChange, RolledBack,
+    TorchChangeNeeded,
 )
 from ..core.facts import Machine, canonical_name
 from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
 from ..core.smoke_store import SmokeStore
-from ..core.system import LiveSystem, System
+from ..core.system import LiveSystem, System, interrupts_call
 from ..dsl.tool import Tool
-from . import envstate
+from . import envstate, recovery
 from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
 from .build import Log, compile_wheel, prepare_source
 from .envstate import EnvState
@@ -92,6 +93,8 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
         machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
         state = envstate.capture(system, python)
         _check_changeable(python, state)
+        if not request.dry_run:
+            recovery.refuse_if_unfinished(python, state)
     # --wheelhouse names a folder for that machine too (one exported there); otherwise its place there is unknown.
     root = request.wheelhouse or (ELSEWHERE_WHEELHOUSE if elsewhere else wheelhouse_dir())
     # A dry run creates nothing, not even the wheelhouse directory.
@@ -177,18 +180,34 @@ def execute(prepared: Prepared, reporter: Reporter, system: System | None = None
     log = Log(plan.paths.log)
     run = _Run(prepared, reporter, system, log)
     started = time.monotonic()
+    shield = recovery.Shield()
+    at = "before its first step"
     try:
-        for number, step in enumerate(plan.steps, 1):
-            reporter.step(number, len(plan.steps), step)
-            log.write_line(f"== step {number}: {step.title}")
-            HANDLERS[step.action](run, step)
-    except BaseException as exc:
-        if run.touched:
-            reporter.info("rolling back")
-            problem = run.rollback()
-            if isinstance(exc, AidoctorError):
-                raise RolledBack(exc, problem, log.path) from None
-        raise
+        with interrupts_call(shield):
+            try:
+                for number, step in enumerate(plan.steps, 1):
+                    shield.checkpoint()
+                    at = f"at step {number}/{len(plan.steps)} ({step.title})"
+                    reporter.step(number, len(plan.steps), step)
+                    log.write_line(f"== step {number}: {step.title}")
+                    HANDLERS[step.action](run, step)
+                shield.checkpoint()
+            except KeyboardInterrupt as exc:  # SIGINT raised by Python's own handler (not the main thread)
+                shield.cleaning = True
+                interrupt = exc if isinstance(exc, Interrupted) else Interrupted(2)
+                log.write_line(f"== interrupted {at}")
+                raise RolledBack(InstallInterrupted(interrupt, at), run.clean_up(shield).summary(), log.path) from None
+            except AidoctorError as exc:
+                shield.cleaning = True
+                if not run.touched:
+                    raise
+                raise RolledBack(exc, run.clean_up(shield).summary(), log.path) from None
+            except BaseException:  # a bug: still no child left running, and the environment as it was
+                shield.cleaning = True
+                if run.touched:
+                    run.clean_up(shield)
+                raise
+        run.finished()
     finally:
         log.close()
     return Outcome(plan, tuple(run.installed), run.smoke_result, time.monotonic() - started, plan.paths.log)
@@ -225,8 +244,37 @@ class _Run:
         self.source: Path | None = None  # the source archive a build step compiled
         self.built: tuple[Path, float, tuple[str, ...]] | None = None  # wheel, seconds, attempts
         self.installed_wheels: list[StoredWheel] = []
+        self.journal: recovery.Journal | None = None  # written before the first change, gone once it is undone
 
     # -- helpers --
+
+    def about_to_change(self) -> None:
+        """Before the first change to the target environment: the journal a crash would leave behind."""
+        self.touched = True
+        if self.journal is None:
+            self.journal = recovery.new_journal(self.prepared.python, self.plan.tool, self.paths.run, self.before)
+            self._write_journal()
+
+    def _write_journal(self) -> None:
+        assert self.journal is not None
+        manifest = None if self.backup_manifest is None else str(self.backup_manifest)
+        self.journal = replace(self.journal, backup_manifest=manifest)
+        recovery.write_journal(self.journal)
+
+    def finished(self) -> None:
+        if self.journal is not None:
+            recovery.remove_journal(self.journal)
+
+    def clean_up(self, shield: recovery.Shield) -> recovery.RollbackOutcome:
+        """After an interrupt or a failure: stop every child, then roll back and verify against the snapshot."""
+        stopped = recovery.stop_all_children()
+        if stopped:
+            self.reporter.info(f"stopped {stopped} process(es) aidoctor had started")
+        self.reporter.info("rolling back")
+        outcome = recovery.roll_back(self.system, self.prepared.python, self.before, self.backup_manifest,
+                                     self.journal, shield)
+        self.log.write_line(f"== rollback: {outcome.summary()}")
+        return outcome
 
     def pip(self, argv: Sequence[str], what: str, env: dict | None = None):
         """Run pip with `argv`, which has no marker left (install.argv.expand)."""
@@ -266,7 +314,7 @@ class _Run:
         self.paths.constraints.write_text("".join(p + "\n" for p in pins))
 
     def do_build_requires(self, step: Step) -> None:
-        self.touched = True
+        self.about_to_change()
         self.pip(expand(step.argv, {}), "installing the build requirements")
         self.present = envstate.capture(self.system, self.prepared.python)
 
@@ -438,6 +486,8 @@ class _Run:
         replaced = [item["metadata"]["name"] for item in self.resolved
                     if self.before.version(item["metadata"]["name"]) is not None]
         self.backup_manifest = envstate.backup(self.before, replaced, self.paths.backup)
+        if self.journal is not None:  # the build requirements went in first: the journal now names the backup
+            self._write_journal()
 
     def do_install(self, step: Step) -> None:
         wheels = self._wheels_to_install()
@@ -445,7 +495,7 @@ class _Run:
             self.reporter.info("nothing to install: everything resolved is already installed")
             return
         paths = [str(self.wheelhouse.checked_path(w)) for w in wheels]  # a tampered wheel stops the install here
-        self.touched = True
+        self.about_to_change()
         self.pip(expand(step.argv, {ResolvedWheels: paths}), "installing")
         self.installed_wheels = wheels
         self.installed = [f"{w.project} {w.version}" for w in wheels]
@@ -474,27 +524,6 @@ class _Run:
         if not result.passed:
             raise InstallFailed(f"the {self.plan.tool} smoke test {result.failure()}"
                                 + (f"; likely cause: {result.cause}" if result.cause else ""))
-
-    # -- rollback --
-
-    def rollback(self) -> str | None:
-        """Put the environment back as it was before; returns what could not be restored, or None."""
-        try:
-            after = envstate.capture(self.system, self.prepared.python)
-            added, changed = envstate.differences(self.before, after)
-            remove = [after.dists[name].name for name in added + changed]
-            if remove:
-                self.system.run(pip(self.prepared.python, "uninstall", "-y", *remove), timeout=PIP_TIMEOUT)
-            if self.backup_manifest is not None:
-                envstate.restore(self.backup_manifest)
-            final = envstate.capture(self.system, self.prepared.python)
-        except (OSError, AidoctorError) as exc:
-            return str(exc)
-        added, changed = envstate.differences(self.before, final)
-        if added or changed:
-            return f"still different: {', '.join(added + changed)}"
-        return None
-
 
 HANDLERS: dict[Action, Callable[[_Run, Step], None]] = {
     Action.PIN: _Run.do_pin, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,

@@ -1,0 +1,307 @@
+"""Ctrl-C, SIGTERM and kill -9 during a real `aidoctor install`: the environment ends as it was, and says so.
+
+A real install of accelerate (16 wheels, its smoke test trains in the target Python) into a copy of a venv that
+holds the CPU torch wheel, from a wheelhouse filled once per module from the package index (then the index is made
+unreachable, so each case installs as a user's second machine would). The test signals aidoctor the way a terminal
+does, after the header of the step it aims at has appeared on aidoctor's output, and then checks what a user would:
+the exit code, the last line, `pip freeze`, `pip check`, torch's fingerprint and every distribution's RECORD
+against before, and that no process of this run is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aidoctor.doctor.core.system import LiveSystem
+from aidoctor.doctor.install import envstate
+
+from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
+
+pytestmark = pytest.mark.network  # the wheelhouse is filled from the package index once
+
+AIDOCTOR = Path(sys.executable).parent / "aidoctor"
+NO_NETWORK = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+              "AIDOCTOR_INDEX_URL": "http://127.0.0.1:9/pypi"}
+STEPS = 9  # the wheelhouse route's steps for accelerate, checked against the plan in `seeded`
+INSTALL_STEP = 7  # "Install from the wheelhouse only"
+TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A venv with the CPU torch wheel: the user's working environment before each case."""
+    require_cpu_wheel()
+    env = tmp_path_factory.mktemp("template") / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", str(CPU_WHEEL)], check=True,
+                   timeout=900)
+    return env
+
+
+def _copy(source: str, dest: str) -> None:
+    # torch's files are never written by an install (pinned, and their fingerprint is checked): a hard link
+    # costs nothing; every other file is a real copy the case may change.
+    if "/site-packages/torch/" in source:
+        os.link(source, dest)
+    else:
+        shutil.copy2(source, dest)
+
+
+@pytest.fixture
+def target(template, tmp_path) -> Path:
+    env = tmp_path / "env"
+    shutil.copytree(template, env, symlinks=True, copy_function=_copy)
+    return env / "bin" / "python"
+
+
+def _env(cache: Path, home: Path, offline: bool = True) -> dict:
+    env = {**os.environ, "AIDOCTOR_CACHE_DIR": str(cache), "HOME": str(home), "COLUMNS": "200",
+           **(NO_NETWORK if offline else {})}
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def seeded(template, cache, tmp_path_factory) -> Path:
+    """The wheelhouse after one real install from the index: every case then installs from it alone."""
+    work = tmp_path_factory.mktemp("seed")
+    env = work / "env"
+    shutil.copytree(template, env, symlinks=True, copy_function=_copy)
+    wheelhouse = work / "wh"
+    done = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(env / "bin" / "python"),
+                           "--wheelhouse", str(wheelhouse), "--no-smoke"], capture_output=True, text=True,
+                          env=_env(cache, work, offline=False), timeout=TIMEOUT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    plan = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(template / "bin" / "python"),
+                           "--wheelhouse", str(wheelhouse), "--dry-run", "--json"], capture_output=True, text=True,
+                          env=_env(cache, work), timeout=TIMEOUT)
+    steps = json.loads(plan.stdout)["steps"]
+    assert (json.loads(plan.stdout)["route"], len(steps)) == ("wheelhouse", STEPS), plan.stdout
+    assert steps[INSTALL_STEP - 1]["title"] == "Install from the wheelhouse only"
+    return wheelhouse
+
+
+# -- what a user checks afterwards --
+
+
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PIP_CONFIG_FILE": "/dev/null"})
+
+
+def snapshot(python: Path) -> dict:
+    state = envstate.capture(LiveSystem(), str(python))
+    return {"freeze": _pip(python, "freeze", "--all").stdout, "check": _pip(python, "check").returncode,
+            "dists": {name: (d.version, d.record_sha256, d.fingerprint) for name, d in state.dists.items()},
+            "torch": (state.dists["torch"].record_sha256, state.dists["torch"].fingerprint)}
+
+
+def processes_using(env: Path) -> list[str]:
+    """Every process whose command line names the environment (its python, its pip): none may outlive aidoctor."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(env) in cmdline:
+            found.append(f"{entry.name}: {cmdline.strip()}")
+    return found
+
+
+def journals(cache: Path, python: Path) -> list[Path]:
+    """The install journals left for this case's environment."""
+    prefix = str(python.parent.parent)
+    return [path for path in sorted((cache / "journals").glob("*.json"))
+            if json.loads(path.read_text())["prefix"] == prefix]
+
+
+class Install:
+    """`aidoctor install accelerate` running, its output read line by line as a terminal shows it."""
+
+    def __init__(self, python: Path, wheelhouse: Path, cache: Path, home: Path) -> None:
+        self.proc = subprocess.Popen(
+            [str(AIDOCTOR), "install", "accelerate", "--python", str(python), "--wheelhouse", str(wheelhouse)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache, home))
+        self.lines: list[str] = []
+
+    def wait_for(self, text: str, timeout: float = TIMEOUT) -> None:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"aidoctor ended before {text!r}:\n" + "".join(self.lines))
+            self.lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} within {timeout} s:\n" + "".join(self.lines))
+
+    def signal(self, signum: int = signal.SIGINT) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self) -> tuple[int, str]:
+        out, _ = self.proc.communicate(timeout=TIMEOUT)
+        self.lines.append(out)
+        return self.proc.returncode, "".join(self.lines)
+
+
+def wait_until_pip_writes(site_packages: Path, before: set[str], timeout: float = 60) -> str:
+    """The first new entry pip puts into site-packages: pip is then in the middle of the install."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = {p.name for p in site_packages.iterdir()} - before
+        if new:
+            return sorted(new)[0]
+        time.sleep(0.01)
+    raise AssertionError("pip wrote nothing into site-packages")
+
+
+def site_packages(python: Path) -> Path:
+    return Path(envstate.capture(LiveSystem(), str(python)).purelib)
+
+
+def assert_back_as_it_was(code: int, output: str, python: Path, before: dict, cache: Path, exit_code: int = 130):
+    last = output.strip().splitlines()[-1]
+    assert code == exit_code, output
+    assert "back as it was" in last and "NOT back" not in last, output
+    assert processes_using(python.parent.parent) == []
+    after = snapshot(python)
+    assert after["freeze"] == before["freeze"]
+    assert after["check"] == before["check"] == 0
+    assert after["torch"] == before["torch"]
+    assert after["dists"] == before["dists"]
+    assert journals(cache, python) == []
+    assert "Traceback" not in output
+
+
+# -- the cases --
+
+
+@pytest.mark.parametrize("step", range(1, STEPS + 1))
+def test_ctrl_c_at_each_step_leaves_the_environment_as_it_was(step, seeded, target, cache, tmp_path):
+    before = snapshot(target)
+    install = Install(target, seeded, cache, tmp_path)
+    install.wait_for(f"[{step}/{STEPS}]")
+    install.signal()
+    code, output = install.finish()
+    assert f"interrupted by Ctrl-C (SIGINT) at step " in output, output
+    assert_back_as_it_was(code, output, target, before, cache)
+
+
+def test_ctrl_c_while_pip_is_writing_the_install(seeded, target, cache, tmp_path):
+    before = snapshot(target)
+    packages = site_packages(target)
+    present = {p.name for p in packages.iterdir()}
+    install = Install(target, seeded, cache, tmp_path)
+    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
+    wait_until_pip_writes(packages, present)
+    assert journals(cache, target), "the journal must exist before pip changes anything"
+    install.signal()
+    code, output = install.finish()
+    assert f"at step {INSTALL_STEP}/{STEPS}" in output, output
+    assert_back_as_it_was(code, output, target, before, cache)
+
+
+def test_sigterm_while_pip_resolves_stops_it_and_exits_143(seeded, target, cache, tmp_path):
+    before = snapshot(target)
+    install = Install(target, seeded, cache, tmp_path)
+    install.wait_for(f"[2/{STEPS}]")
+    time.sleep(0.5)  # pip is reading the wheelhouse by now
+    install.signal(signal.SIGTERM)
+    code, output = install.finish()
+    assert "interrupted by signal 15 (SIGTERM)" in output, output
+    assert_back_as_it_was(code, output, target, before, cache, exit_code=143)
+
+
+def test_a_second_ctrl_c_does_not_stop_the_rollback(seeded, target, cache, tmp_path):
+    before = snapshot(target)
+    packages = site_packages(target)
+    present = {p.name for p in packages.iterdir()}
+    install = Install(target, seeded, cache, tmp_path)
+    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
+    wait_until_pip_writes(packages, present)
+    install.signal()
+    install.wait_for("rolling back")
+    install.signal()
+    code, output = install.finish()
+    assert "finishing rollback, press Ctrl-C again to abandon it" in output, output
+    assert_back_as_it_was(code, output, target, before, cache)
+
+
+def test_a_third_ctrl_c_abandons_the_rollback_then_repair_finishes_it(seeded, target, cache, tmp_path):
+    before = snapshot(target)
+    packages = site_packages(target)
+    present = {p.name for p in packages.iterdir()}
+    install = Install(target, seeded, cache, tmp_path)
+    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
+    wait_until_pip_writes(packages, present)
+    install.signal()
+    install.wait_for("rolling back")
+    install.signal()
+    install.wait_for("finishing rollback")
+    install.signal()
+    code, output = install.finish()
+    last = output.strip().splitlines()[-1]
+    assert code == 130, output
+    assert "NOT back as it was: rollback abandoned" in last, output
+    (journal,) = journals(cache, target)
+    assert str(journal) in last and f"aidoctor repair --python {target}" in last
+    assert processes_using(target.parent.parent) == []
+    repaired = subprocess.run([str(AIDOCTOR), "repair", "--python", str(target)], capture_output=True, text=True,
+                              env=_env(cache, tmp_path), timeout=TIMEOUT)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "back as it was" in repaired.stdout.strip().splitlines()[-1]
+    assert_back_as_it_was(0, repaired.stdout, target, before, cache, exit_code=0)
+
+
+def test_kill_9_mid_install_leaves_a_journal_that_blocks_the_next_install_until_repaired(seeded, target, cache,
+                                                                                         tmp_path):
+    before = snapshot(target)
+    packages = site_packages(target)
+    present = {p.name for p in packages.iterdir()}
+    install = Install(target, seeded, cache, tmp_path)
+    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
+    wait_until_pip_writes(packages, present)
+    install.signal(signal.SIGKILL)
+    install.finish()
+    time.sleep(0.5)  # pip got SIGTERM as its parent died; give it the moment to go
+    assert processes_using(target.parent.parent) == []
+    (journal,) = journals(cache, target)
+    assert snapshot(target)["dists"] != before["dists"]  # pip had begun: the environment is half changed
+
+    refused = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(target), "--wheelhouse",
+                              str(seeded)], capture_output=True, text=True, env=_env(cache, tmp_path), timeout=TIMEOUT)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"aidoctor repair --python {target}" in refused.stderr and "did not finish" in refused.stderr
+
+    dry = subprocess.run([str(AIDOCTOR), "repair", "--python", str(target), "--dry-run"], capture_output=True,
+                         text=True, env=_env(cache, tmp_path), timeout=TIMEOUT)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert str(journal) in dry.stdout and "uninstall" in dry.stdout and journal.exists()
+
+    repaired = subprocess.run([str(AIDOCTOR), "repair", "--python", str(target)], capture_output=True, text=True,
+                              env=_env(cache, tmp_path), timeout=TIMEOUT)
+    assert_back_as_it_was(repaired.returncode, repaired.stdout, target, before, cache, exit_code=0)
+
+    again = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(target), "--wheelhouse",
+                            str(seeded), "--no-smoke"], capture_output=True, text=True, env=_env(cache, tmp_path),
+                           timeout=TIMEOUT)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert snapshot(target)["check"] == 0 and journals(cache, target) == []
