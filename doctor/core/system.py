@@ -239,10 +239,19 @@ _live_lock = threading.Lock()
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL: pip or a compiler exits well within it
 
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _start(argv: tuple[str, ...], **options) -> subprocess.Popen:
-    proc = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent(), **options)
-    with _live_lock:
-        _live.add(proc)
+    # Ctrl-C waits while the child is forked: Python drops an exception raised in its fork hooks, and the child
+    # must be tracked before an interrupt looks for it. The child unblocks the signals before exec (_child_setup).
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        proc = subprocess.Popen(argv, start_new_session=True, preexec_fn=_child_setup(), **options)
+        with _live_lock:
+            _live.add(proc)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return proc
 
 
@@ -252,28 +261,31 @@ def _forget(proc: subprocess.Popen) -> None:
 
 
 @functools.cache
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, a child gets SIGTERM when aidoctor dies, even by kill -9: no pip writes on after it.
+def _child_setup() -> Callable[[], None]:
+    """Run in the child before exec: let it receive SIGINT and SIGTERM again, and on Linux die with aidoctor.
 
-    PR_SET_PDEATHSIG (prctl(2)) follows the thread that started the child, and every child here is waited for
-    by the thread that started it. Elsewhere, the journal of an install is what a crash leaves to repair.
+    PR_SET_PDEATHSIG (prctl(2)) sends the child SIGTERM when aidoctor dies, even by kill -9, so no pip writes on
+    after it; it follows the thread that started the child, and every child here is waited for by that thread.
+    Elsewhere the install's journal is what a crash leaves to repair.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
     parent = os.getpid()
 
-    def set_death_signal() -> None:
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the call: nothing would signal this child
-            os._exit(1)
+    def set_up() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
+        if prctl is not None:
+            prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the call: nothing would signal this child
+                os._exit(1)
 
-    return set_death_signal
+    return set_up
 
 
 def _group_alive(pgid: int) -> bool:
@@ -357,10 +369,20 @@ def _handling(handler: Callable) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in _INTERRUPTS}
+    unraisable = sys.unraisablehook
+
+    def quiet_about_interrupts(info) -> None:
+        # Raised where Python cannot pass it on (a finalizer, a fork hook): the handler's owner keeps it and
+        # raises it again at its next checkpoint, so it is no traceback for the user.
+        if not isinstance(info.exc_value, Interrupted):
+            unraisable(info)
+
+    sys.unraisablehook = quiet_about_interrupts
     try:
         yield
     finally:
+        sys.unraisablehook = unraisable
         for sig, old in previous.items():
             signal.signal(sig, old)
 
