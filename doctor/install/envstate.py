@@ -14,6 +14,7 @@ means byte-for-byte the same distribution, not just the same version.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,44 @@ def _owned_files(dist: Dist) -> list[Path]:
         raise AidoctorError(f"{dist.name} {dist.version} has no readable RECORD in {dist.dist_info}, so it cannot "
                             "be backed up before the install replaces it; reinstall it with pip first")
     return [Path(path) for path in paths]
+
+
+def folders_pip_writes(state: EnvState) -> list[Path]:
+    """site-packages and the scripts folder: where an install cut short leaves files no RECORD lists yet."""
+    return [Path(state.purelib), Path(state.prefix) / "bin"]
+
+
+def list_entries(state: EnvState) -> dict[str, list[str]]:
+    """The names in each folder pip writes to, for telling afterwards what an interrupted pip left behind."""
+    listing = {}
+    for folder in folders_pip_writes(state):
+        try:
+            listing[str(folder)] = sorted(os.listdir(folder))
+        except OSError:
+            continue
+    return listing
+
+
+def left_behind(entries: Mapping[str, list[str]]) -> list[Path]:
+    """What is in those folders now and was not when `entries` was listed."""
+    new = []
+    for folder, names in entries.items():
+        try:
+            now = os.listdir(folder)
+        except OSError:
+            continue
+        new += [Path(folder) / name for name in sorted(set(now) - set(names))]
+    return new
+
+
+def remove_left_behind(entries: Mapping[str, list[str]]) -> None:
+    """Remove files and folders a killed pip wrote before their RECORD (pip writes RECORD last), and the `~name`
+    stash folders it moves an old version into while replacing it (the backup restores that version)."""
+    for path in left_behind(entries):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def backup(state: EnvState, names: list[str], dest: Path) -> Path:

@@ -17,9 +17,9 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..core.errors import AidoctorError, Interrupted, PendingRepair
 from ..core.jsonio import utc_timestamp, write_atomically
@@ -46,11 +46,12 @@ class Journal:
     tool: str
     run_dir: str
     snapshot: EnvState
+    entries: Mapping[str, list[str]] = field(default_factory=dict)  # envstate.list_entries before the first change
     backup_manifest: str | None = None  # set once the backup of what the install replaces is complete
 
     def to_json(self) -> dict:
         return {"format": JOURNAL_FORMAT, "python": self.python, "prefix": self.prefix, "pid": self.pid,
-                "started": self.started, "tool": self.tool, "run_dir": self.run_dir,
+                "started": self.started, "tool": self.tool, "run_dir": self.run_dir, "entries": dict(self.entries),
                 "backup_manifest": self.backup_manifest, "snapshot": self.snapshot.to_json()}
 
     def owner_running(self) -> bool:
@@ -64,8 +65,9 @@ def journal_path(prefix: str) -> Path:
 
 
 def new_journal(python: str, tool: str, run_dir: Path, snapshot: EnvState) -> Journal:
+    """Called right before the first change: the folders pip writes to are listed as they are now."""
     return Journal(journal_path(snapshot.prefix), python, snapshot.prefix, os.getpid(), utc_timestamp(), tool,
-                   str(run_dir), snapshot)
+                   str(run_dir), snapshot, envstate.list_entries(snapshot))
 
 
 def write_journal(journal: Journal) -> None:
@@ -80,6 +82,7 @@ def parse_journal(path: Path, text: str) -> Journal:
             raise ValueError(f"format {data.get('format')!r}, expected {JOURNAL_FORMAT}")
         return Journal(path, str(data["python"]), str(data["prefix"]), int(data["pid"]), str(data["started"]),
                        str(data["tool"]), str(data["run_dir"]), envstate.state_from_json(data["snapshot"]),
+                       {str(k): [str(n) for n in v] for k, v in dict(data.get("entries") or {}).items()},
                        data.get("backup_manifest"))
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a journal ({exc.__class__.__name__}: {exc})") from None
@@ -131,16 +134,24 @@ class RollbackPlan:
     remove: tuple[str, ...]  # distributions pip uninstalls: added, or changed, since the snapshot
     restore: tuple[str, ...]  # distributions whose files come back from the backup
     drift: tuple[str, ...]  # how the environment differs from the snapshot now
+    left_behind: tuple[str, ...] = ()  # new in site-packages or bin and owned by no distribution yet: removed
 
     @property
     def empty(self) -> bool:
-        return not (self.remove or self.restore)
+        return not (self.remove or self.restore or self.left_behind)
 
 
-def plan_rollback(before: EnvState, now: EnvState, restorable: list[str]) -> RollbackPlan:
+def plan_rollback(before: EnvState, now: EnvState, restorable: list[str],
+                  left_behind: list[Path] = ()) -> RollbackPlan:
     added, changed = envstate.differences(before, now)
     remove = tuple(now.dists[name].name for name in added + changed)
-    return RollbackPlan(remove, tuple(restorable), tuple(envstate.drift(before, now)))
+    return RollbackPlan(remove, tuple(restorable), tuple(envstate.drift(before, now)),
+                        tuple(str(p) for p in left_behind))
+
+
+def _drift_with_files(before: EnvState, now: EnvState, entries: Mapping[str, list[str]]) -> tuple[str, ...]:
+    """envstate.drift, plus every file or folder new in site-packages or bin since the snapshot."""
+    return (*envstate.drift(before, now), *(f"{p} was left behind" for p in envstate.left_behind(entries)))
 
 
 @dataclass(frozen=True)
@@ -159,8 +170,9 @@ class RollbackOutcome:
     def summary(self) -> str:
         """The last line a user reads: whether the environment is back as it was, and if not, how to finish."""
         if self.back:
-            return (f"rolled back: the environment is back as it was (verified: its {self.snapshot_size} distributions, their "
-                    "versions and RECORDs, and torch's files match the snapshot taken before)")
+            return (f"rolled back: the environment is back as it was (verified: its {self.snapshot_size} "
+                    "distributions, their versions and RECORDs, torch's files, and the names in site-packages and bin "
+                    "match the snapshot taken before)")
         parts = ["rollback abandoned" if self.abandoned else "rollback incomplete"]
         if self.problem:
             parts.append(self.problem)
@@ -182,12 +194,14 @@ def roll_back(system: System, python: str, before: EnvState, backup_manifest: Pa
     (the user abandoning it, see `Shield`) stops it; the outcome then says what is left.
     """
     kept = None if journal is None else journal.path
+    entries = {} if journal is None else journal.entries  # no journal: nothing was changed
     checkpoint = shield.abandoned if shield is not None else lambda: None
     try:
         checkpoint()
         now = envstate.capture(system, python)
         checkpoint()
-        plan = plan_rollback(before, now, envstate.backed_up(backup_manifest) if backup_manifest else [])
+        plan = plan_rollback(before, now, envstate.backed_up(backup_manifest) if backup_manifest else [],
+                             envstate.left_behind(entries))
         if plan.remove:
             result = system.run(pip(python, "uninstall", "-y", *plan.remove), timeout=UNINSTALL_TIMEOUT)
             checkpoint()
@@ -195,27 +209,28 @@ def roll_back(system: System, python: str, before: EnvState, backup_manifest: Pa
                 raise AidoctorError(f"pip uninstall failed: {result.failure()}")
         if backup_manifest is not None:
             envstate.restore(backup_manifest)
+        envstate.remove_left_behind(entries)
         checkpoint()
         final = now if plan.empty else envstate.capture(system, python)
     except Interrupted:
-        return RollbackOutcome(python, len(before.dists), _drift_now(system, python, before), abandoned=True,
-                               journal=kept)
+        return RollbackOutcome(python, len(before.dists), _drift_now(system, python, before, entries),
+                               abandoned=True, journal=kept)
     except (OSError, AidoctorError) as exc:
-        return RollbackOutcome(python, len(before.dists), _drift_now(system, python, before), problem=str(exc),
-                               journal=kept)
+        return RollbackOutcome(python, len(before.dists), _drift_now(system, python, before, entries),
+                               problem=str(exc), journal=kept)
     finally:
         if shield is not None:
             shield.done = True
-    drift = tuple(envstate.drift(before, final))
+    drift = _drift_with_files(before, final, entries)
     if not drift and journal is not None:
         remove_journal(journal)
         kept = None
     return RollbackOutcome(python, len(before.dists), drift, journal=kept)
 
 
-def _drift_now(system: System, python: str, before: EnvState) -> tuple[str, ...]:
+def _drift_now(system: System, python: str, before: EnvState, entries: Mapping[str, list[str]]) -> tuple[str, ...]:
     try:
-        return tuple(envstate.drift(before, envstate.capture(system, python)))
+        return _drift_with_files(before, envstate.capture(system, python), entries)
     except (Interrupted, OSError, AidoctorError):  # pressed yet again, or unreadable: the summary says so
         return ()
 
@@ -290,12 +305,15 @@ class Repair:
         j = self.journal
         lines = [f"journal {j.path}: an install of {j.tool} into {j.prefix} started {j.started} by aidoctor pid "
                  f"{j.pid}, which is no longer running; run folder {j.run_dir}"]
-        if not self.plan.drift:
+        if not self.plan.drift and not self.plan.left_behind:
             lines.append("the environment already matches the snapshot taken before that install")
-        else:
+        elif self.plan.drift:
             lines.append(f"different from the snapshot ({len(self.plan.drift)}): {'; '.join(self.plan.drift)}")
         if self.plan.remove:
             lines.append("uninstall: " + " ".join(pip(self.python, "uninstall", "-y", *self.plan.remove)))
+        if self.plan.left_behind:
+            lines.append(f"remove what the interrupted pip wrote before any RECORD named it "
+                         f"({len(self.plan.left_behind)}): {', '.join(self.plan.left_behind)}")
         if self.plan.restore:
             lines.append(f"restore the backed-up files of {', '.join(self.plan.restore)} from "
                          f"{Path(j.backup_manifest).parent if j.backup_manifest else '?'}")
@@ -315,7 +333,8 @@ def inspect_repair(system: System, python: str) -> Repair | None:
                             f"(journal {journal.path}); wait for it to finish or stop it first")
     manifest = Path(journal.backup_manifest) if journal.backup_manifest else None
     restorable = envstate.backed_up(manifest) if manifest is not None and manifest.exists() else []
-    return Repair(journal, plan_rollback(journal.snapshot, now, restorable), python)
+    plan = plan_rollback(journal.snapshot, now, restorable, envstate.left_behind(journal.entries))
+    return Repair(journal, plan, python)
 
 
 def repair(system: System, found: Repair, shield: Shield | None = None) -> RollbackOutcome:

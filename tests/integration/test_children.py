@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from aidoctor.doctor.core.errors import Interrupted
-from aidoctor.doctor.core.system import LiveSystem, interrupts_raise, stop_children
+from aidoctor.doctor.core.system import LiveSystem
 
 
 def _group_gone(pgid: int) -> bool:
@@ -27,15 +26,19 @@ def test_ctrl_c_while_a_command_runs_stops_its_whole_group_before_the_interrupt_
     script = f"echo $$ > {pid_file}; sleep 60 & sleep 60"
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
-    with interrupts_raise(), pytest.raises(Interrupted) as raised:
+    with pytest.raises(KeyboardInterrupt):
         LiveSystem().run(["sh", "-c", script], timeout=30)
     pgid = int(pid_file.read_text())
-    assert raised.value.exit_code == 130
     assert _group_gone(pgid), "a process of the interrupted command is still running"
+    from aidoctor.doctor.core.system import stop_children
+
     assert stop_children() == 0  # nothing left for the cleanup to stop
 
 
 def test_sigterm_is_raised_like_ctrl_c_instead_of_ending_the_process(tmp_path):
+    from aidoctor.doctor.core.errors import Interrupted
+    from aidoctor.doctor.core.system import interrupts_raise
+
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     started = time.monotonic()

@@ -47,8 +47,8 @@ def template(tmp_path_factory) -> Path:
     require_cpu_wheel()
     env = tmp_path_factory.mktemp("template") / "env"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", str(CPU_WHEEL)], check=True,
-                   timeout=900)
+    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", str(CPU_WHEEL)],
+                   check=True, timeout=900)
     return env
 
 
@@ -107,7 +107,13 @@ def snapshot(python: Path) -> dict:
     state = envstate.capture(LiveSystem(), str(python))
     return {"freeze": _pip(python, "freeze", "--all").stdout, "check": _pip(python, "check").returncode,
             "dists": {name: (d.version, d.record_sha256, d.fingerprint) for name, d in state.dists.items()},
-            "torch": (state.dists["torch"].record_sha256, state.dists["torch"].fingerprint)}
+            "torch": (state.dists["torch"].record_sha256, state.dists["torch"].fingerprint),
+            "entries": entries_of(state)}
+
+
+def entries_of(state: envstate.EnvState) -> dict[str, list[str]]:
+    """What is in site-packages and bin, owned by a distribution or not (a killed pip leaves files no RECORD names)."""
+    return {str(folder): sorted(os.listdir(folder)) for folder in (Path(state.purelib), Path(state.prefix) / "bin")}
 
 
 def processes_using(env: Path) -> list[str]:
@@ -187,6 +193,7 @@ def assert_back_as_it_was(code: int, output: str, python: Path, before: dict, ca
     assert after["check"] == before["check"] == 0
     assert after["torch"] == before["torch"]
     assert after["dists"] == before["dists"]
+    assert after["entries"] == before["entries"]
     assert journals(cache, python) == []
     assert "Traceback" not in output
 
@@ -284,7 +291,7 @@ def test_kill_9_mid_install_leaves_a_journal_that_blocks_the_next_install_until_
     time.sleep(0.5)  # pip got SIGTERM as its parent died; give it the moment to go
     assert processes_using(target.parent.parent) == []
     (journal,) = journals(cache, target)
-    assert snapshot(target)["dists"] != before["dists"]  # pip had begun: the environment is half changed
+    assert snapshot(target)["entries"] != before["entries"]  # pip had begun: the environment is half changed
 
     refused = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(target), "--wheelhouse",
                               str(seeded)], capture_output=True, text=True, env=_env(cache, tmp_path), timeout=TIMEOUT)

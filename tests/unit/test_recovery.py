@@ -127,4 +127,27 @@ def test_the_last_line_says_whether_the_environment_is_back_and_how_to_finish():
     assert not left.back
     assert left.summary() == (
         "the environment is NOT back as it was: rollback abandoned; still different from before: numpy 2.4.6 was "
-        "added; the journal /c/journals/ab.json keeps the snapshot; finish with `aidoctor repair --python /v/bin/python`")
+        "added; the journal /c/journals/ab.json keeps the snapshot; "
+        "finish with `aidoctor repair --python /v/bin/python`")
+
+
+def test_what_a_killed_pip_wrote_before_any_record_is_found_and_removed_and_nothing_else(tmp_path):
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "torch").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text("")
+    env = EnvState(str(tmp_path), "/usr", False, str(site), True, "cp311", {})
+    entries = recovery.envstate.list_entries(env)
+    # pip, killed half way: a package's files without their dist-info, a console script, and the stash folder
+    # it moved an older version into.
+    (site / "numpy" / "core").mkdir(parents=True)
+    (site / "numpy" / "core" / "multiarray.py").write_text("")
+    (site / "~umpy").mkdir()
+    (tmp_path / "bin" / "accelerate").write_text("")
+    found = recovery.envstate.left_behind(entries)
+    assert found == [site / "numpy", site / "~umpy", tmp_path / "bin" / "accelerate"]
+    plan = recovery.plan_rollback(env, env, [], found)
+    assert plan.left_behind == tuple(str(p) for p in found) and not plan.empty
+    recovery.envstate.remove_left_behind(entries)
+    assert recovery.envstate.list_entries(env) == entries
+    assert (site / "torch").is_dir() and (tmp_path / "bin" / "python").exists()
