@@ -55,6 +55,9 @@ def _guarded(command: Callable) -> Callable:
             typer.echo(f"aidoctor: error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
+            from .core.system import stop_children
+
+            stop_children(grace=1.0)  # a probe a worker thread started must not outlive the command
             typer.echo("aidoctor: interrupted", err=True)
             raise typer.Exit(getattr(exc, "exit_code", EXIT_INTERRUPTED)) from None
 
