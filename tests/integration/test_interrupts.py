@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -146,26 +148,36 @@ class Install:
             [str(AIDOCTOR), "install", "accelerate", "--python", str(python), "--wheelhouse", str(wheelhouse)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache, home))
         self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()  # a hung aidoctor must fail the test, not hang it
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
 
     def wait_for(self, text: str, timeout: float = TIMEOUT) -> None:
-        assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} within {timeout} s:\n" + "".join(self.lines)) from None
+            if line is None:
                 raise AssertionError(f"aidoctor ended before {text!r}:\n" + "".join(self.lines))
             self.lines.append(line)
             if text in line:
                 return
-        raise AssertionError(f"no {text!r} within {timeout} s:\n" + "".join(self.lines))
 
     def signal(self, signum: int = signal.SIGINT) -> None:
         self.proc.send_signal(signum)
 
     def finish(self) -> tuple[int, str]:
-        out, _ = self.proc.communicate(timeout=TIMEOUT)
-        self.lines.append(out)
-        return self.proc.returncode, "".join(self.lines)
+        code = self.proc.wait(timeout=TIMEOUT)
+        while (line := self._queue.get(timeout=10)) is not None:
+            self.lines.append(line)
+        return code, "".join(self.lines)
 
 
 def wait_until_pip_writes(site_packages: Path, before: set[str], timeout: float = 60) -> str:
@@ -184,17 +196,18 @@ def site_packages(python: Path) -> Path:
 
 
 def assert_back_as_it_was(code: int, output: str, python: Path, before: dict, cache: Path, exit_code: int = 130):
+    # What the environment is comes first, then what aidoctor says about it.
+    assert processes_using(python.parent.parent) == [], output
+    after = snapshot(python)
+    assert after["freeze"] == before["freeze"], output
+    assert after["check"] == before["check"] == 0, output
+    assert after["torch"] == before["torch"], output
+    assert after["dists"] == before["dists"], output
+    assert after["entries"] == before["entries"], output
+    assert journals(cache, python) == []
     last = output.strip().splitlines()[-1]
     assert code == exit_code, output
     assert "back as it was" in last and "NOT back" not in last, output
-    assert processes_using(python.parent.parent) == []
-    after = snapshot(python)
-    assert after["freeze"] == before["freeze"]
-    assert after["check"] == before["check"] == 0
-    assert after["torch"] == before["torch"]
-    assert after["dists"] == before["dists"]
-    assert after["entries"] == before["entries"]
-    assert journals(cache, python) == []
     assert "Traceback" not in output
 
 
@@ -208,8 +221,8 @@ def test_ctrl_c_at_each_step_leaves_the_environment_as_it_was(step, seeded, targ
     install.wait_for(f"[{step}/{STEPS}]")
     install.signal()
     code, output = install.finish()
-    assert f"interrupted by Ctrl-C (SIGINT) at step " in output, output
     assert_back_as_it_was(code, output, target, before, cache)
+    assert "interrupted by Ctrl-C (SIGINT) at step " in output, output
 
 
 def test_ctrl_c_while_pip_is_writing_the_install(seeded, target, cache, tmp_path):
@@ -222,8 +235,8 @@ def test_ctrl_c_while_pip_is_writing_the_install(seeded, target, cache, tmp_path
     assert journals(cache, target), "the journal must exist before pip changes anything"
     install.signal()
     code, output = install.finish()
-    assert f"at step {INSTALL_STEP}/{STEPS}" in output, output
     assert_back_as_it_was(code, output, target, before, cache)
+    assert f"at step {INSTALL_STEP}/{STEPS}" in output, output
 
 
 def test_sigterm_while_pip_resolves_stops_it_and_exits_143(seeded, target, cache, tmp_path):
@@ -233,8 +246,8 @@ def test_sigterm_while_pip_resolves_stops_it_and_exits_143(seeded, target, cache
     time.sleep(0.5)  # pip is reading the wheelhouse by now
     install.signal(signal.SIGTERM)
     code, output = install.finish()
-    assert "interrupted by signal 15 (SIGTERM)" in output, output
     assert_back_as_it_was(code, output, target, before, cache, exit_code=143)
+    assert "interrupted by signal 15 (SIGTERM)" in output, output
 
 
 def test_a_second_ctrl_c_does_not_stop_the_rollback(seeded, target, cache, tmp_path):
@@ -248,8 +261,8 @@ def test_a_second_ctrl_c_does_not_stop_the_rollback(seeded, target, cache, tmp_p
     install.wait_for("rolling back")
     install.signal()
     code, output = install.finish()
-    assert "finishing rollback, press Ctrl-C again to abandon it" in output, output
     assert_back_as_it_was(code, output, target, before, cache)
+    assert "finishing rollback, press Ctrl-C again to abandon it" in output, output
 
 
 def test_a_third_ctrl_c_abandons_the_rollback_then_repair_finishes_it(seeded, target, cache, tmp_path):
