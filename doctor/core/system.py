@@ -242,7 +242,17 @@ STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL: pip or a compiler exits
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 
 
+# Set while an install or a repair has the signal handlers (_handling): its children are set up to die with aidoctor.
+# Other commands keep the faster spawn without a preexec function (about 3 ms less per child here).
+_guarding = False
+
+
 def _start(argv: tuple[str, ...], **options) -> subprocess.Popen:
+    if not _guarding:
+        proc = subprocess.Popen(argv, start_new_session=True, **options)
+        with _live_lock:
+            _live.add(proc)
+        return proc
     # Ctrl-C waits while the child is forked: Python drops an exception raised in its fork hooks, and the child
     # must be tracked before an interrupt looks for it. The child unblocks the signals before exec (_child_setup).
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
@@ -378,10 +388,13 @@ def _handling(handler: Callable) -> Iterator[None]:
         if not isinstance(info.exc_value, Interrupted):
             unraisable(info)
 
+    global _guarding
+    guarding, _guarding = _guarding, True
     sys.unraisablehook = quiet_about_interrupts
     try:
         yield
     finally:
+        _guarding = guarding
         sys.unraisablehook = unraisable
         for sig, old in previous.items():
             signal.signal(sig, old)
