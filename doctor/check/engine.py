@@ -27,6 +27,7 @@ from ..dsl.tool import Tool
 from ..probes import collect as probes
 from ..probes import pyenv
 from ..probes.pyenv import target_python
+from ..probes.target import Environment
 from . import REPORT_SCHEMA
 from .index import Availability, Index, Target, select, target_for
 from .verdicts import Verdict, evaluate, replacements_needed
@@ -60,6 +61,7 @@ class Report:
     audit: EnvironmentAudit | None = None  # what the installed binaries say; None: not audited
     warnings: tuple[str, ...] = ()  # what was ignored on the way (a facts file's unknown keys, with --lenient)
     index_unreachable: str | None = None  # the network failure behind every "package index unreachable"
+    environment: Environment | None = None  # the probed target's environment: the terminal names it, JSON does not
 
     @property
     def exit_code(self) -> int:
@@ -223,6 +225,7 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
 
     audit = (audit_target(machine, request.audit, watched_dists(), request.cache_dir or cache_dir())
              if probed else None)
+    environment = Environment.from_json((machine.identifiers or {}).get("environment")) if probed else None
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
     elif probed:
@@ -233,7 +236,8 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
     smoke = _smoke_results(target_python(request.python)) if probed else {}
     verdicts = judge(machine, tools, index, audit)
     return Report(subject, machine, verdicts, named=tuple(t.id for t in tools) if request.tools else (),
-                  smoke=smoke, audit=audit, warnings=warnings, index_unreachable=index.unreachable)
+                  smoke=smoke, audit=audit, warnings=warnings, index_unreachable=index.unreachable,
+                  environment=environment)
 
 
 def check_profiles(names: Iterable[str], offline: bool, timeout: float) -> dict[str, Report]:

@@ -59,6 +59,12 @@ class Dist:
     record_sha256: str | None
     fingerprint: str | None = None  # protected distributions only
     requires: tuple[str, ...] = ()  # Requires-Dist, markers and all
+    installer: str | None = None  # protected distributions only: "conda", "pip", "uv"... (conda-meta, INSTALLER)
+    in_env: bool = True  # False: seen from outside the environment (a --system-site-packages venv's base)
+
+    @property
+    def by_conda(self) -> bool:
+        return self.installer == "conda"
 
 
 @dataclass(frozen=True)
@@ -86,13 +92,21 @@ class EnvState:
         """Constraints that hold the protected distributions where they are."""
         return [f"{dist.name}=={dist.version}" for dist in sorted(self.protected().values(), key=lambda d: d.name)]
 
+    def conda_pins(self) -> list[str]:
+        """Pins that hold even with --allow-torch-change: pip must never replace what conda installed, since
+        conda would still list the package and its files and a later `conda install` or `conda remove` would
+        break the environment (https://docs.conda.io/projects/conda/en/latest/user-guide/tasks/manage-environments.html#using-pip-in-an-environment)."""
+        return [f"{dist.name}=={dist.version}" for dist in sorted(self.protected().values(), key=lambda d: d.name)
+                if dist.by_conda]
+
 
 def parse_env_state(text: str) -> EnvState:
     data = last_json_object(text)
     if data is None:
         raise ValueError("it printed no JSON object")
     dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
-                        info.get("fingerprint"), tuple(info.get("requires") or ())) for name, info in data["dists"].items()}
+                        info.get("fingerprint"), tuple(info.get("requires") or ()), info.get("installer"),
+                        info.get("in_env") is not False) for name, info in data["dists"].items()}
     return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),
                     data["python_tag"], dists)
 
@@ -134,6 +148,16 @@ def differences(before: EnvState, after: EnvState) -> tuple[list[str], list[str]
     return added, changed
 
 
+def removable(before: EnvState, after: EnvState) -> list[str]:
+    """What a rollback uninstalls: the distributions the install added or changed, inside the environment only.
+
+    In a --system-site-packages venv pip installs over a base distribution by shadowing it in the venv
+    ("Not uninstalling X ..., outside environment"); removing the venv's copy brings the base one back.
+    """
+    added, changed = differences(before, after)
+    return [after.dists[name].name for name in added + changed if after.dists[name].in_env]
+
+
 # -- backup and restore: the file-system side of a rollback --
 
 
@@ -151,6 +175,8 @@ def backup(state: EnvState, names: list[str], dest: Path) -> Path:
     manifest: dict[str, list[str]] = {}
     for name in names:
         dist = state.dists[canonical_name(name)]
+        if not dist.in_env:  # pip leaves a base distribution in place, so there is nothing to put back
+            continue
         owned = []
         for path in _owned_files(dist):
             if path.is_file():

@@ -29,6 +29,7 @@ from ..dsl.rules import Ctx, Finding, Rule, Status, apply
 from ..dsl.tool import Tool
 from .argv import Arg, BuiltWheel, RequirementsOf, ResolvedWheels, arg_to_json
 from .envstate import EnvState, is_protected, protected_patterns, protected_stack
+from .pipcmd import NoPip, PipRoute, PipVia
 
 # Settings that change how fast a build runs, not what it produces: left out of the build key.
 PARALLELISM = frozenset({"MAX_JOBS", "NVCC_THREADS", "CMAKE_BUILD_PARALLEL_LEVEL", "MAKEFLAGS"})
@@ -46,6 +47,7 @@ class Action(str, enum.Enum):
     """What install.run does for a step; each has one handler there."""
 
     PIN = "pin"
+    BOOTSTRAP_PIP = "bootstrap-pip"  # --bootstrap-pip: ensurepip into a target that has no pip
     BUILD_REQUIRES = "build-requires"
     SOURCE = "source"
     BUILD = "build"
@@ -129,6 +131,7 @@ class InstallRequest:
     timeout: float = 5.0
     profile: str | None = None  # plan for a built-in profile's machine instead of this one (dry run only)
     facts_file: Path | None = None  # plan for the machine a facts file describes (dry run only)
+    bootstrap_pip: bool = False  # consent to put pip into a target that has none (ensurepip)
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ class Plan:
     alternative: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     subject: str | None = None  # the other machine a --profile/--facts plan is for ("profile jetson-agx-orin")
+    pip: PipRoute | None = None  # which pip runs the steps' pip commands for the target (install.pipcmd)
 
     @property
     def key_id(self) -> str | None:
@@ -161,6 +165,7 @@ class Plan:
             "version": self.version, "pins": list(self.pins), "build_env": env(self.build_env),
             "runtime_env": env(self.runtime_env), "key": self.key, "key_id": self.key_id, "stored": self.stored,
             "alternative": self.alternative, "notes": list(self.notes), "subject": self.subject,
+            "pip": None if self.pip is None else self.pip.to_json(),
             "steps": [{"action": s.action.value, "title": s.title, "why": s.why,
                        "argv": [arg_to_json(a) for a in s.argv], "env": env(s.env),
                        "detail": list(s.detail)} for s in self.steps],
@@ -192,7 +197,25 @@ class Stored:
 
 
 def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Verdict,
-              available: Availability | None, stored: Sequence[Stored], state: EnvState, paths: Paths) -> Plan:
+              available: Availability | None, stored: Sequence[Stored], state: EnvState, paths: Paths,
+              pip_route: PipRoute | NoPip | None = None) -> Plan:
+    """`pip_route`: how pip runs for the target (install.pipcmd.choose_pip); None: the target's own pip."""
+    if pip_route is None:
+        pip_route = PipRoute(PipVia.TARGET, (request.python or "python", "-m", "pip"), "the target's own pip")
+    if isinstance(pip_route, NoPip):
+        return Plan(tool.id, Route.IMPOSSIBLE, pip_route.why, alternative=pip_route.fix)
+    plan = _make_plan(request, tool, machine, verdict, available, stored, state, paths, pip_route)
+    conda = state.conda_pins()
+    if conda and plan.route is not Route.IMPOSSIBLE:
+        plan = replace(plan, notes=(*plan.notes, f"{', '.join(conda)} {'was' if len(conda) == 1 else 'were'} installed "
+                                    "by conda: pinned even with --allow-torch-change, since pip replacing it would "
+                                    "leave conda's records wrong; change it with conda (conda install)"))
+    return replace(plan, pip=pip_route)
+
+
+def _make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Verdict,
+               available: Availability | None, stored: Sequence[Stored], state: EnvState, paths: Paths,
+               pip_route: PipRoute) -> Plan:
     recipe = tool.recipe
     if recipe is None:
         return Plan(tool.id, Route.IMPOSSIBLE, f"aidoctor has no install recipe for {tool.id} yet",
@@ -218,7 +241,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         why = (f"{hit.filename} is in the wheelhouse, built for this machine's key {hit.key_id}" if hit.key_id
                else f"{hit.filename} is in the wheelhouse and its tags suit this Python and platform")
         return Plan(tool.id, Route.WHEELHOUSE, why, paths=paths,
-                    steps=_steps(Route.WHEELHOUSE, request, tool, recipe, paths, pins, (), runtime_env, hit.filename,
+                    steps=_steps(Route.WHEELHOUSE, request, pip_route, tool, recipe, paths, pins, (), runtime_env, hit.filename,
                                  state, hit.version, extras), stored=hit.filename, **{**common, "version": hit.version})
     if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
@@ -238,11 +261,11 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         key = expected_key(version)
         paths = replace(paths, build=paths.builds_root / f"{tool.id}-{version}-{key_id(key)}")
         return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
-                    steps=_steps(Route.BUILD, request, tool, recipe, paths, pins, build_env, runtime_env, None,
+                    steps=_steps(Route.BUILD, request, pip_route, tool, recipe, paths, pins, build_env, runtime_env, None,
                                  state, version, extras), **common)
     if available.kind in (Offer.WHEEL, Offer.SDIST):
         return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
-                    steps=_steps(Route.INDEX, request, tool, recipe, paths, pins, (), runtime_env, None, state,
+                    steps=_steps(Route.INDEX, request, pip_route, tool, recipe, paths, pins, (), runtime_env, None, state,
                                  version, extras), **common)
     return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
 
@@ -300,21 +323,21 @@ def _sortable(version: str):
 # -- the steps, with the exact commands doctor.install runs --
 
 
-def pip(python: str, *args: Arg) -> tuple[Arg, ...]:
-    return (python, "-m", "pip", *args)
-
-
 def requirement(tool: Tool, version: str | None, extras: Sequence[str] = ()) -> str:
     name = f"{tool.dist}[{','.join(extras)}]" if extras else tool.dist
     return f"{name}=={version}" if version else name
 
 
-def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, paths: Paths, pins: Sequence[str],
-           build_env: Sequence[EnvVar], runtime_env: Sequence[EnvVar], stored: str | None, state: EnvState,
-           version: str | None, extras: Sequence[str]) -> tuple[Step, ...]:
-    python = request.python or "python"
+def _steps(route: Route, request: InstallRequest, pip_route: PipRoute, tool: Tool, recipe: Recipe, paths: Paths,
+           pins: Sequence[str], build_env: Sequence[EnvVar], runtime_env: Sequence[EnvVar], stored: str | None,
+           state: EnvState, version: str | None, extras: Sequence[str]) -> tuple[Step, ...]:
+    pip = pip_route.argv
     wh = str(paths.wheelhouse)
-    steps = [_pin_step(paths, pins, request.allow_torch_change)]
+    steps = [_pin_step(paths, pins, state.conda_pins(), request.allow_torch_change)]
+    if pip_route.via is PipVia.BOOTSTRAP:
+        steps.append(Step(Action.BOOTSTRAP_PIP, "Install pip into the target (--bootstrap-pip)",
+                          "the target has no pip; ensurepip installs the pip its Python ships with, offline, and a "
+                          "rollback removes it again", (request.python or "python", "-m", "ensurepip")))
     constraint = ("--constraint", str(paths.constraints))
     no_deps = ("--no-deps",) if recipe.no_deps else ()
     targets: tuple[Arg, ...]
@@ -324,14 +347,14 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
         if missing:
             steps.append(Step(Action.BUILD_REQUIRES, "Install what the build needs into the target",
                               "the build runs without isolation, against the installed torch, so its build "
-                              "requirements must be in the target", pip(python, "install", *PIP_NETWORK, *constraint,
-                                                                         *missing)))
-        steps.append(_source_step(python, tool, recipe, paths, version))
+                              "requirements must be in the target", pip("install", *PIP_NETWORK, *constraint,
+                                                                  *missing)))
+        steps.append(_source_step(pip, tool, recipe, paths, version))
         steps.append(Step(Action.BUILD, f"Build {tool.id} {version} for the target machine",
                           "--no-build-isolation compiles against the torch that is installed, not a fresh one from "
                           f"the index; the full compiler log goes to {paths.build_log}, and a compiler killed for "
                           "memory is retried with half the jobs",
-                          pip(python, "wheel", "-v", "--no-deps", "--no-build-isolation", "--wheel-dir",
+                          pip("wheel", "-v", "--no-deps", "--no-build-isolation", "--wheel-dir",
                               str(paths.build / "dist"), str(paths.build / "src")), env=tuple(build_env)))
         steps.append(Step(Action.STORE_BUILT, "Keep the built wheel in the wheelhouse",
                           "with its sha256, build key and flags, so the next install on a machine of this kind skips "
@@ -349,19 +372,19 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
                       "touching the environment; a conflict with the pins means the tool needs another torch"
                       + (" (the wheelhouse alone first; the index only for what it lacks)"
                          if route is Route.WHEELHOUSE else ""),
-                      pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.report), *index,
+                      pip("install", "--dry-run", "--quiet", "--report", str(paths.report), *index,
                           *constraint, "--find-links", wh, *no_deps, *targets)))
     if recipe.no_deps:
         steps.append(Step(Action.RESOLVE_DEPS, f"Resolve {tool.id}'s other requirements against the pinned torch",
                           f"{tool.id}'s metadata pins torch to a range that would replace a working CUDA build, so it "
                           f"is installed with --no-deps and its requirements other than {protected_stack()} are "
                           "resolved on their own",
-                          pip(python, "install", "--dry-run", "--quiet", "--report", str(paths.deps_report), *index,
+                          pip("install", "--dry-run", "--quiet", "--report", str(paths.deps_report), *index,
                               *constraint, "--find-links", wh, RequirementsOf(tool.id, protected_patterns()))))
     steps.append(Step(Action.FETCH, "Download (or build) every resolved distribution the wheelhouse lacks",
                       "each is fetched by the exact version and sha256 pip resolved, so the wheelhouse holds the "
                       f"whole set and a later install needs no network; skipped when {paths.resolved} lists nothing",
-                      pip(python, "wheel", *PIP_NETWORK, "--no-deps", "--require-hashes", "--wheel-dir",
+                      pip("wheel", *PIP_NETWORK, "--no-deps", "--require-hashes", "--wheel-dir",
                           str(paths.stage), "--requirement", str(paths.resolved))))
     if not request.offline:
         steps.append(Step(Action.FETCH_KEPT, "Download the requirements this environment already has",
@@ -369,7 +392,7 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
                           "(never torch or the CUDA libraries) so a later install into a fresh environment works from "
                           "the wheelhouse alone; pip has no hashes for them, and a failure here does not stop the "
                           "install; skipped when the list is empty",
-                          pip(python, "wheel", *PIP_NETWORK, "--no-deps", "--wheel-dir", str(paths.stage),
+                          pip("wheel", *PIP_NETWORK, "--no-deps", "--wheel-dir", str(paths.stage),
                               "--requirement", str(paths.kept))))
     steps.append(Step(Action.STORE_FETCHED, "Keep the downloaded wheels in the wheelhouse",
                       "with their sha256 and where they came from"))
@@ -378,7 +401,7 @@ def _steps(route: Route, request: InstallRequest, tool: Tool, recipe: Recipe, pa
     steps.append(Step(Action.INSTALL, "Install from the wheelhouse only",
                       "every wheel's sha256 is checked against the wheelhouse's record right before; --no-deps, "
                       "because the set is already resolved",
-                      pip(python, "install", "--no-index", "--no-deps", *constraint, ResolvedWheels(paths.wheelhouse))))
+                      pip("install", "--no-index", "--no-deps", *constraint, ResolvedWheels(paths.wheelhouse))))
     steps.append(Step(Action.VERIFY, f"Check {protected_stack()} are byte-for-byte unchanged",
                       "their versions, RECORD digests and every file's size and mtime are compared with before; any "
                       "change rolls the install back" + (" (--allow-torch-change: reported, not rolled back)"
@@ -396,7 +419,12 @@ def _is_built(filename: str) -> bool:
     return bool(parse_wheel_filename(filename)[2])
 
 
-def _pin_step(paths: Paths, pins: Sequence[str], allow_change: bool) -> Step:
+def _pin_step(paths: Paths, pins: Sequence[str], conda_pins: Sequence[str], allow_change: bool) -> Step:
+    if allow_change and conda_pins:
+        return Step(Action.PIN, f"Pin only what conda installed in {paths.constraints} (--allow-torch-change)",
+                    f"the install may replace the rest of {protected_stack()}; what conda installed stays, since pip "
+                    "replacing it would leave conda's records wrong",
+                    detail=(*conda_pins, *(f"installed now: {p}" for p in pins if p not in conda_pins)))
     if allow_change:
         return Step(Action.PIN, "Do not pin torch (--allow-torch-change)",
                     f"the install may replace {protected_stack('or')}; each change is reported",
@@ -406,17 +434,18 @@ def _pin_step(paths: Paths, pins: Sequence[str], allow_change: bool) -> Step:
                 if pins else f"none of {protected_stack()} is installed yet: nothing to pin", detail=tuple(pins))
 
 
-def _source_step(python: str, tool: Tool, recipe: Recipe, paths: Paths, version: str | None) -> Step:
+def _source_step(pip: Callable[..., tuple[Arg, ...]], tool: Tool, recipe: Recipe, paths: Paths,
+                 version: str | None) -> Step:
     assert paths.build is not None
     if recipe.source is not None:
         url = recipe.source.format(version=version)
         return Step(Action.SOURCE, f"Fetch {tool.id}'s source", f"the package index has no source for {tool.id}; "
                     f"taken from {url} (reused if an earlier build left it in {paths.build / 'src'})",
-                    pip(python, "download", *PIP_NETWORK, "--no-deps", "--dest", str(paths.build / "sdist"), url))
+                    pip("download", *PIP_NETWORK, "--no-deps", "--dest", str(paths.build / "sdist"), url))
     return Step(Action.SOURCE, f"Fetch {tool.id} {version}'s source distribution",
                 f"unpacked into {paths.build / 'src'}; an interrupted build resumes there with the objects it "
                 "already compiled",
-                pip(python, "download", *PIP_NETWORK, "--no-deps", "--no-binary", ":all:", "--dest",
+                pip("download", *PIP_NETWORK, "--no-deps", "--no-binary", ":all:", "--dest",
                     str(paths.build / "sdist"), requirement(tool, version)))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,11 +35,13 @@ from ..core.smoke_store import SmokeStore
 from ..core.system import LiveSystem, System
 from ..dsl.tool import Tool
 from ..probes.pyenv import target_python
+from ..probes.target import Environment
 from . import envstate
 from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
 from .build import Log, compile_wheel, prepare_source
 from .envstate import EnvState
-from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
+from .pipcmd import choose_pip, host_pip
+from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected
 from .smoke import SmokeResult, run_smoke
 
 BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
@@ -62,6 +65,7 @@ class Prepared:
     machine: Machine
     state: EnvState
     wheelhouse: Wheelhouse
+    environment: Environment | None = None  # the target's, named on the terminal; None for another machine
 
 
 @dataclass(frozen=True)
@@ -118,11 +122,15 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     else:
         paths = Paths(wheelhouse.root, run=runs_dir() / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
                       builds_root=builds_dir())
-    plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)
+    pip_route = None if elsewhere else choose_pip(python, machine.python, "pip" in state.dists, request.bootstrap_pip,
+                                                  host_pip(), shutil.which("uv"), request.offline)
+    plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths,
+                     pip_route)
     if elsewhere:
         plan = replace(plan, subject=(f"profile {request.profile}" if request.profile is not None
                                       else f"facts file {request.facts_file}"))
-    return Prepared(request, plan, tool, python, machine, state, wheelhouse)
+    environment = None if elsewhere else Environment.from_json((machine.identifiers or {}).get("environment"))
+    return Prepared(request, plan, tool, python, machine, state, wheelhouse, environment)
 
 
 def _elsewhere(request: InstallRequest) -> tuple[Machine, str, EnvState]:
@@ -252,6 +260,12 @@ class _Run:
         conflict = "ResolutionImpossible" in text or "conflicting dependencies" in text
         if conflict and any(envstate.is_protected(name) for name in _requirement_names(text)):
             cause = next((line for line in lines if "depends on" in line or "requires" in line), last)
+            conda = self.before.conda_pins()
+            if conda:
+                return TorchChangeNeeded(
+                    f"{self.plan.tool} {self.plan.version or ''} needs another {envstate.protected_stack('or')} "
+                    f"than {', '.join(conda)}, which conda installed: {cause}; change it with conda "
+                    f"(conda install), or ask for a version of {self.plan.tool} that accepts it")
             return TorchChangeNeeded(
                 f"{self.plan.tool} {self.plan.version or ''} needs another {envstate.protected_stack('or')} than "
                 f"the installed {', '.join(self.before.pins()) or 'ones'}: {cause}; rerun with --allow-torch-change "
@@ -263,8 +277,13 @@ class _Run:
     # -- the step actions --
 
     def do_pin(self, step: Step) -> None:
-        pins = [] if self.allow_change else self.before.pins()
+        pins = self.before.conda_pins() if self.allow_change else self.before.pins()
         self.paths.constraints.write_text("".join(p + "\n" for p in pins))
+
+    def do_bootstrap_pip(self, step: Step) -> None:
+        self.touched = True
+        self.pip(expand(step.argv, {}), "installing pip into the target (ensurepip)")
+        self.present = envstate.capture(self.system, self.prepared.python)
 
     def do_build_requires(self, step: Step) -> None:
         self.touched = True
@@ -482,10 +501,10 @@ class _Run:
         """Put the environment back as it was before; returns what could not be restored, or None."""
         try:
             after = envstate.capture(self.system, self.prepared.python)
-            added, changed = envstate.differences(self.before, after)
-            remove = [after.dists[name].name for name in added + changed]
+            remove = envstate.removable(self.before, after)
             if remove:
-                self.system.run(pip(self.prepared.python, "uninstall", "-y", *remove), timeout=PIP_TIMEOUT)
+                assert self.plan.pip is not None
+                self.system.run(self.plan.pip.argv("uninstall", "-y", *remove), timeout=PIP_TIMEOUT)
             if self.backup_manifest is not None:
                 envstate.restore(self.backup_manifest)
             final = envstate.capture(self.system, self.prepared.python)
@@ -498,7 +517,7 @@ class _Run:
 
 
 HANDLERS: dict[Action, Callable[[_Run, Step], None]] = {
-    Action.PIN: _Run.do_pin, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
+    Action.PIN: _Run.do_pin, Action.BOOTSTRAP_PIP: _Run.do_bootstrap_pip, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
     Action.BUILD: _Run.do_build, Action.STORE_BUILT: _Run.do_store_built, Action.RESOLVE: _Run.do_resolve,
     Action.RESOLVE_DEPS: _Run.do_resolve_deps, Action.FETCH: _Run.do_fetch, Action.FETCH_KEPT: _Run.do_fetch_kept,
     Action.STORE_FETCHED: _Run.do_store_fetched, Action.BACKUP: _Run.do_backup, Action.INSTALL: _Run.do_install,

@@ -30,16 +30,14 @@ sys.executable goes into `identifiers` only.
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from importlib import resources
-from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from ..core.facts import FactState, TorchBuild, canonical_name
 from ..core.jsonio import last_json_object
 from ..core.system import CommandResult, System
 from .base import Partial
+from .target import choose_target, describe_environment
 
 # The facts this probe owns; probes.OWNED["python"] lists the same.
 FACTS = ("python", "python_build", "python_translated", "glibc", "libc", "musl", "packages", "requires",
@@ -69,17 +67,8 @@ SCRIPT = (
 
 def target_python(given: str | None, env: Mapping[str, str] | None = None) -> str:
     """The interpreter to inspect: the one given, else the active virtual environment's (venv or conda), else
-    python3 on PATH."""
-    if given:
-        return given
-    env = os.environ if env is None else env
-    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        prefix = env.get(variable)
-        if prefix:
-            for candidate in (Path(prefix) / "bin" / "python", Path(prefix) / "Scripts" / "python.exe"):
-                if candidate.exists():
-                    return str(candidate)
-    return shutil.which("python3") or sys.executable
+    python3 on PATH; how each is read (a folder, a relative path, a link, a removed venv) is target.choose_target."""
+    return choose_target(given, os.environ if env is None else env)
 
 
 def probe(system: System, timeout: float, *, python: str) -> Partial:
@@ -163,6 +152,11 @@ def parse_target_report(text: str) -> Partial:
     if isinstance(torch, dict) and _text(torch.get("git_version")):
         target["torch_git_version"] = torch["git_version"]
     part.identifiers["target_python"] = target
+    if isinstance(data.get("prefix"), str) and isinstance(data.get("base_prefix"), str):
+        cfg = data.get("pyvenv_cfg")
+        part.identifiers["environment"] = describe_environment(
+            data["prefix"], data["base_prefix"], cfg if isinstance(cfg, str) else None, data.get("conda") is True,
+            data.get("conda_root") is True).to_json()
     return part
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from rich import box
@@ -26,6 +27,7 @@ from ..check.verdicts import Verdict, fixed_by_driver_update
 from ..core.facts import Machine, ProbeStatus
 from ..dsl.rules import Finding, Status
 from ..dsl.tool import Tool
+from ..probes.target import Environment, display_path
 
 if TYPE_CHECKING:  # `fit` renders without loading the check engine
     from ..check.engine import Report
@@ -116,7 +118,21 @@ def status_text(status: Status) -> Text:
     return Text(status.value, style=STYLE[status])
 
 
-def machine_lines(machine: Machine) -> list[Text]:
+def where(environment: Environment) -> str:
+    """`at .venv (uv venv)`: the environment's folder as typed here, and its kind (terminal only: a path is an
+    identifier in reports)."""
+    home = os.environ.get("HOME")
+    path = display_path(environment.prefix, Path.cwd(), Path(home) if home else None)
+    return f"at {path} ({environment.label()})"
+
+
+def python_line(machine: Machine, environment: Environment | None = None) -> str:
+    """`Python 3.11.2 at .venv (venv)`, or just the version for a profile or facts file."""
+    python = f"Python {machine.python}" if machine.python else f"Python unknown: {machine.unknown.get('python', '?')}"
+    return python + (f" {where(environment)}" if environment is not None else "")
+
+
+def machine_lines(machine: Machine, environment: Environment | None = None) -> list[Text]:
     def join(parts: Iterable[str | None]) -> str:
         return " · ".join(p for p in parts if p)
 
@@ -156,7 +172,7 @@ def machine_lines(machine: Machine) -> list[Text]:
     if board and not isinstance(board, bool):
         lines.append(join([board.module, board.l4t and f"L4T {board.l4t}", board.jetpack and f"JetPack {board.jetpack}",
                            board.soc]))
-    python = f"Python {machine.python}" if machine.python else f"Python unknown: {machine.unknown.get('python', '?')}"
+    python = python_line(machine, environment)
     if machine.python_translated:
         python += " (x86_64, translated by Rosetta 2)"
     build = machine.torch_build
@@ -176,7 +192,7 @@ def machine_lines(machine: Machine) -> list[Text]:
 
 def render_check(report: Report, out: Console) -> None:
     out.print(Text(f"aidoctor check · {report.subject}", style="bold"))
-    for line in machine_lines(report.machine):
+    for line in machine_lines(report.machine, report.environment):
         out.print(Text("  ") + line, soft_wrap=True)  # the terminal wraps it, no newline is added
     problems = [run for run in report.machine.probes if run.status is not ProbeStatus.OK]
     for run in problems:
@@ -239,8 +255,11 @@ def _fix_lines(verdict: Verdict) -> list[str]:
 
 
 def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
-                   derived: Mapping[str, str] | None = None) -> None:
+                   derived: Mapping[str, str] | None = None, target: str | None = None) -> None:
+    """`target`: the inspected Python's line (python_line) when a real environment was probed."""
     out.print(Text(f"{tool.id}", style="bold") + Text(f" on {subject}: ") + status_text(verdict.status))
+    if target:
+        out.print(Text(target), soft_wrap=True)
     out.print(Text(tool.summary))
     if tool.homepage:
         out.print(Text(tool.homepage))
