@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from aidoctor.doctor.check.engine import Report, default_python
+from aidoctor.doctor.check.engine import Report
+from aidoctor.doctor.probes.pyenv import target_python
 from aidoctor.doctor.core.errors import BadInput, TargetPythonError
 from aidoctor.doctor.install import envstate
 from aidoctor.doctor.install.envstate import Dist, EnvState, parse_env_state
@@ -102,9 +103,9 @@ def test_the_active_venv_then_conda_env(tmp_path):
 
 
 def test_a_removed_active_venv_is_an_error_not_another_python(tmp_path):
-    # today: default_python fell back to python3 on PATH in silence
+    # today: target_python (before: default_python) fell back to python3 on PATH in silence
     with pytest.raises(BadInput, match=r"VIRTUAL_ENV is .*gone, which has no bin/python .*deactivate it"):
-        default_python({"VIRTUAL_ENV": str(tmp_path / "gone")})
+        target_python(None, {"VIRTUAL_ENV": str(tmp_path / "gone")})
 
 
 # -- naming the environment --
