@@ -115,6 +115,8 @@ def test_relative_linked_and_folder_paths_and_a_removed_active_venv(tmp_path):
         result = run(AIDOCTOR, "check", "--offline", "--tool", "peft", "--python", given, cwd=tmp_path)
         assert result.returncode == 0, (given, result.stderr)
         assert "at ds (venv)" in result.stdout, (given, result.stdout)
+    explained = run(AIDOCTOR, "explain", "peft", "--offline", "--python", "ds", cwd=tmp_path)
+    assert "at ds (venv)" in explained.stdout, explained.stdout + explained.stderr
     gone = run(AIDOCTOR, "check", "--offline", env={"VIRTUAL_ENV": str(tmp_path / "removed")})
     assert gone.returncode == 2
     assert gone.stderr.strip().count("\n") == 0 and "VIRTUAL_ENV" in gone.stderr
