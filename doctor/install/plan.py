@@ -241,8 +241,8 @@ def _make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: V
         why = (f"{hit.filename} is in the wheelhouse, built for this machine's key {hit.key_id}" if hit.key_id
                else f"{hit.filename} is in the wheelhouse and its tags suit this Python and platform")
         return Plan(tool.id, Route.WHEELHOUSE, why, paths=paths,
-                    steps=_steps(Route.WHEELHOUSE, request, pip_route, tool, recipe, paths, pins, (), runtime_env, hit.filename,
-                                 state, hit.version, extras), stored=hit.filename, **{**common, "version": hit.version})
+                    steps=_steps(Route.WHEELHOUSE, request, pip_route, tool, recipe, paths, pins, (), runtime_env,
+                                 hit.filename, state, hit.version, extras), stored=hit.filename, **{**common, "version": hit.version})
     if available is None or available.kind is Offer.UNKNOWN:
         reason = available.reason if available else "the package index was not consulted"
         return Plan(tool.id, Route.IMPOSSIBLE, f"no wheel for {tool.id} in the wheelhouse {paths.wheelhouse}, and "
@@ -261,12 +261,12 @@ def _make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: V
         key = expected_key(version)
         paths = replace(paths, build=paths.builds_root / f"{tool.id}-{version}-{key_id(key)}")
         return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
-                    steps=_steps(Route.BUILD, request, pip_route, tool, recipe, paths, pins, build_env, runtime_env, None,
-                                 state, version, extras), **common)
+                    steps=_steps(Route.BUILD, request, pip_route, tool, recipe, paths, pins, build_env, runtime_env,
+                                 None, state, version, extras), **common)
     if available.kind in (Offer.WHEEL, Offer.SDIST):
         return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
-                    steps=_steps(Route.INDEX, request, pip_route, tool, recipe, paths, pins, (), runtime_env, None, state,
-                                 version, extras), **common)
+                    steps=_steps(Route.INDEX, request, pip_route, tool, recipe, paths, pins, (), runtime_env, None,
+                                 state, version, extras), **common)
     return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
 
 

@@ -517,7 +517,8 @@ class _Run:
 
 
 HANDLERS: dict[Action, Callable[[_Run, Step], None]] = {
-    Action.PIN: _Run.do_pin, Action.BOOTSTRAP_PIP: _Run.do_bootstrap_pip, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
+    Action.PIN: _Run.do_pin, Action.BOOTSTRAP_PIP: _Run.do_bootstrap_pip,
+    Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
     Action.BUILD: _Run.do_build, Action.STORE_BUILT: _Run.do_store_built, Action.RESOLVE: _Run.do_resolve,
     Action.RESOLVE_DEPS: _Run.do_resolve_deps, Action.FETCH: _Run.do_fetch, Action.FETCH_KEPT: _Run.do_fetch_kept,
     Action.STORE_FETCHED: _Run.do_store_fetched, Action.BACKUP: _Run.do_backup, Action.INSTALL: _Run.do_install,
