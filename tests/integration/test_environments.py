@@ -44,14 +44,17 @@ def uv_venv(tmp_path) -> Path:
     return env
 
 
+@pytest.mark.network
 def test_a_uv_venv_is_named_and_planned_through_aidoctors_pip(uv_venv, tmp_path):
     # today: the plan said `python -m pip ...` and the install died at step 2 "No module named pip"
-    result = run(AIDOCTOR, "install", "peft", "--dry-run", "--json", "--offline", "--python", uv_venv,
+    result = run(AIDOCTOR, "install", "peft", "--dry-run", "--json", "--python", uv_venv,
                  env={"AIDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
     plan = json.loads(result.stdout)
-    assert plan["pip"]["via"] == "host pip", result.stderr
-    prefix = [sys.executable, "-m", "pip", "--python", str(uv_venv / "bin" / "python")]
-    assert all(step["argv"][:5] == prefix for step in plan["steps"] if step["argv"])
+    assert plan["route"] == "index" and plan["pip"]["via"] == "host pip", result.stderr
+    prefix = ["-m", "pip", "--python", str(uv_venv / "bin" / "python")]
+    commands = [step["argv"] for step in plan["steps"] if step["argv"]]
+    assert len(commands) >= 4 and all(argv[1:5] == prefix for argv in commands)
+    assert all(Path(argv[0]).parent == AIDOCTOR.parent for argv in commands)  # the Python aidoctor runs in
     header = run(AIDOCTOR, "check", "--offline", "--tool", "peft", "--python", "uvenv", cwd=tmp_path)
     assert "at uvenv (uv venv)" in header.stdout, header.stdout + header.stderr
 
