@@ -139,3 +139,16 @@ def test_peft_installs_into_a_uv_venv_with_torch_and_its_smoke_test_learns(uv_ve
     after = envstate.capture(LiveSystem(), str(uv_venv / "bin" / "python"))
     assert envstate.changed_protected(before, after) == [] and after.version("peft") is not None
     assert "pip" not in after.dists  # nothing was bootstrapped: aidoctor's pip did the work
+
+
+@pytest.mark.network
+def test_a_relative_python_is_planned_absolute_for_the_build_that_runs_elsewhere(tmp_path):
+    # today: the source build ran `ds/bin/python -m pip wheel ...` in its build folder and failed
+    # "ds/bin/python: No such file or directory" (a real deepspeed build from `--python ds/bin/python` passed after)
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "ds")], check=True, timeout=120)
+    result = run(AIDOCTOR, "install", "deepspeed", "--dry-run", "--json", "--python", "ds/bin/python", cwd=tmp_path,
+                 env={"AIDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
+    plan = json.loads(result.stdout)
+    assert plan["route"] == "build", result.stdout + result.stderr
+    build = next(step for step in plan["steps"] if step["action"] == "build")
+    assert build["argv"][0] == str(tmp_path / "ds" / "bin" / "python")
