@@ -25,7 +25,7 @@ from ..check.index import Availability, Offer
 from ..check.verdicts import Verdict
 from ..core.facts import Machine
 from ..dsl.recipe import EnvVar, Recipe
-from ..dsl.rules import Ctx, Finding, Rule, Status, apply
+from ..dsl.rules import Ctx, Finding, Rule, Status, alternatives_here, apply
 from ..dsl.tool import Tool
 from .argv import Arg, BuiltWheel, RequirementsOf, ResolvedWheels, arg_to_json
 from .envstate import EnvState, is_protected, protected_patterns, protected_stack
@@ -229,12 +229,12 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
     if wants_build:
         if recipe.binary_only:
             return Plan(tool.id, Route.IMPOSSIBLE, f"{build_why}, and aidoctor does not build {tool.id} from source "
-                        "(hours of compiling and tens of GB)", alternative="; ".join(verdict.fixes) or tool.alternative)
+                        "(hours of compiling and tens of GB)", alternative="; ".join(verdict.fixes) or alternatives_here(tool.alternatives, machine))
         if available.kind is Offer.NONE and recipe.source is None:
-            return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
+            return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=alternatives_here(tool.alternatives, machine))
         if version is None:
             return Plan(tool.id, Route.IMPOSSIBLE, f"no version of {tool.id} to build: {available.reason}",
-                        alternative=tool.alternative)
+                        alternative=alternatives_here(tool.alternatives, machine))
         key = expected_key(version)
         paths = replace(paths, build=paths.builds_root / f"{tool.id}-{version}-{key_id(key)}")
         return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
@@ -244,7 +244,7 @@ def make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: Ve
         return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
                     steps=_steps(Route.INDEX, request, tool, recipe, paths, pins, (), runtime_env, None, state,
                                  version, extras), **common)
-    return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
+    return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=alternatives_here(tool.alternatives, machine))
 
 
 def _forced_build(tool: Tool, recipe: Recipe, machine: Machine) -> Finding | None:
