@@ -129,6 +129,8 @@ def _shown_fixes(findings: Sequence[Finding], status: Status) -> tuple[str, ...]
     nothing when a rule says X cannot work here, and under a blocking (unsupported) finding only what lifts
     the block helps: `pip install "transformers<=5.17"` does not give unsloth the GPU it needs."""
     floor = {Status.OK: Status.OK, Status.UNSUPPORTED: Status.UNSUPPORTED}.get(status, Status.CAVEATS)
+    if status is Status.UNSUPPORTED and any(f.status is status and not f.fix for f in findings):
+        return ()  # a block nothing lifts ("needs a GPU"): no other fix makes it work; the alternative says what does
     return _unique(f.fix for f in findings if f.fix and f.status.rank >= floor.rank)
 
 

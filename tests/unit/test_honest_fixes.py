@@ -1,0 +1,141 @@
+"""Fixes a user can trust: carrying one out must improve the verdict on that machine.
+
+The machines are built-in profiles (real boxes), with installed packages set as a venv would have them; the
+index answers are the recorded ones, read by the real `Index` offline, and the verdicts come from the
+engine's `judge`, so the cross-verdict pass (`reconcile`) runs as `aidoctor check` runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aidoctor.doctor.check.engine import judge
+from aidoctor.doctor.check.profiles import load as load_profile
+from aidoctor.doctor.core.facts import TorchBuild
+from aidoctor.doctor.dsl.fixcmd import parse_pip_installs, with_specifier
+from aidoctor.doctor.dsl.rules import Alternative, Status, alternatives_here, on_macos
+from aidoctor.recipes import all_tools, find_tool
+
+from ..recorded import recorded_index
+
+RECORDED_INDEX = recorded_index()
+GRAVITON = load_profile("graviton").machine  # no GPU, Linux aarch64
+GB10 = load_profile("dgx-spark").machine
+MAC = load_profile("mac-studio-m4-max").machine
+CPU_TORCH = {"torch": "2.13.0+cpu"}
+
+
+def cpu_torch_venv(machine, **packages):
+    """`machine` with a venv holding PyPI's CPU torch and `packages`."""
+    return dataclasses.replace(machine, packages={**CPU_TORCH, **packages},
+                               torch_build=TorchBuild(version="2.13.0+cpu", cuda=None, arch_list=()))
+
+
+def verdicts(machine, *tools):
+    chosen = [find_tool(t) for t in tools] if tools else list(all_tools().values())
+    return {v.tool: v for v in judge(machine, chosen, RECORDED_INDEX)}
+
+
+# -- reading fix commands --
+
+
+def test_pip_installs_are_read_as_a_shell_reads_them():
+    fix = ('TORCH_CUDA_ARCH_LIST="$(python -c \'import torch; print(1)\')" pip install -v --no-build-isolation '
+           'xformers && pip install "torch==2.14.0" --index-url https://download.pytorch.org/whl/cpu  # why: pip x')
+    got = [(i.name, i.specifier, i.from_index) for i in parse_pip_installs(fix)]
+    assert got == [("xformers", "", True), ("torch", "==2.14.0", False)]
+
+
+def test_urls_paths_and_checkouts_are_not_names_and_comments_are_not_commands():
+    assert parse_pip_installs("pip install https://x.org/vllm-0.33.0+cpu-cp38-abi3-linux_x86_64.whl") == ()
+    assert parse_pip_installs("pip install --no-build-isolation git+https://github.com/pytorch/ao.git") == ()
+    assert parse_pip_installs("sudo apt-get install nvidia-driver-580-open  # or: pip install torch") == ()
+    assert parse_pip_installs('pip install "unbalanced') == ()
+    assert [i.name for i in parse_pip_installs("transformers + peft (pip install transformers peft), slower")] == \
+        ["transformers", "peft"]
+
+
+def test_a_bare_requirement_takes_the_pin_it_is_asked_for():
+    fix = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    (torch,) = parse_pip_installs(fix)
+    assert with_specifier(fix, torch, "==2.14.0") == \
+        'pip install "torch==2.14.0" --index-url https://download.pytorch.org/whl/cpu'
+
+
+# -- fixes held against the verdicts of what they install --
+
+
+def test_a_pin_of_torch_on_a_gpu_less_box_names_torchs_cpu_build():
+    """vllm 0.33 installed beside PyPI's CPU torch 2.13: its rule says `pip install "torch==2.14.0"`, which from
+    PyPI is the CUDA build torch's own rule calls useless here; the fix takes torch's CPU index instead."""
+    vllm = verdicts(cpu_torch_venv(GRAVITON, vllm="0.33.0"), "vllm")["vllm"]
+    assert 'pip install "torch==2.14.0"' not in vllm.fixes
+    assert 'pip install "torch==2.14.0" --index-url https://download.pytorch.org/whl/cpu' in vllm.fixes
+
+
+def test_no_fix_installs_the_index_release_a_rule_says_is_the_wrong_build_here():
+    """vllm not installed beside CPU torch on a GPU-less box: the rule says PyPI's vllm is the CUDA build and
+    names the +cpu wheel; `pip install --no-deps vllm` (from its torch pin) would install the CUDA build."""
+    vllm = verdicts(cpu_torch_venv(GRAVITON), "vllm")["vllm"]
+    assert vllm.status is Status.BUILD
+    assert vllm.fixes and all("+cpu" in fix or "VLLM_TARGET_DEVICE=cpu" in fix for fix in vllm.fixes), vllm.fixes
+    assert not any(f.fix and f.rule is None and "pip install" in f.fix and "vllm" in f.fix
+                   for f in vllm.findings), "an index fix for vllm survived under the build rule"
+
+
+def test_under_a_blocking_finding_only_blocking_fixes_show():
+    """unsloth installed on a GPU-less box with a transformers it caps: 'needs a GPU' blocks it, so
+    `pip install "transformers<=5.17"` would not make it work and is not shown."""
+    machine = cpu_torch_venv(GRAVITON, unsloth="2026.10.9", transformers="5.24.0")
+    unsloth = verdicts(machine, "unsloth")["unsloth"]
+    assert unsloth.status is Status.UNSUPPORTED
+    assert not any("transformers" in fix for fix in unsloth.fixes), unsloth.fixes
+    assert unsloth.fixes == ()  # nothing lifts "needs a GPU": no fix improves the verdict
+    assert "transformers + peft" in unsloth.alternative  # what works here instead
+
+
+def test_under_blocking_findings_that_all_have_fixes_only_their_fixes_show():
+    """vllm installed on a GB10 venv with torch 2.15: the torch pin blocks it, and its fix is shown; the
+    index's `pip install vllm` is not."""
+    machine = dataclasses.replace(GB10, packages={"torch": "2.15.0", "vllm": "0.33.0"},
+                                  torch_build=TorchBuild(version="2.15.0", cuda="13.2", arch_list=("sm_120",)))
+    vllm = verdicts(machine, "vllm")["vllm"]
+    blocking = {f.fix for f in vllm.findings if f.fix and f.status is Status.UNSUPPORTED}
+    assert vllm.status is Status.UNSUPPORTED and blocking
+    assert set(vllm.fixes) == blocking
+
+
+def test_every_shown_fix_on_every_profile_installs_nothing_another_verdict_blocks():
+    """No fix shown on a built-in profile pip-installs from the index a tool whose verdict there is unsupported."""
+    for name in ("dgx-spark", "gh200", "graviton", "h100", "jetson-agx-orin", "jetson-thor", "mac-studio-m4-max",
+                 "rtx-4090"):
+        judged = verdicts(load_profile(name).machine)
+        by_dist = {all_tools()[tool].dist_name: v for tool, v in judged.items()}
+        for tool, verdict in judged.items():
+            for fix in verdict.report_fixes():
+                for install in parse_pip_installs(fix):
+                    other = by_dist.get(install.name)
+                    if install.from_index and other is not None and install.name != all_tools()[tool].dist_name \
+                            and not install.specifier:
+                        assert other.status is not Status.UNSUPPORTED, (name, tool, fix)
+
+
+# -- alternatives carry their platform --
+
+
+def test_an_alternative_for_another_os_is_not_offered():
+    on_linux = verdicts(GRAVITON, "triton", "vllm", "liger-kernel")
+    assert on_linux["triton"].alternative is None  # MLX's Metal kernels and triton-windows are for other OSes
+    assert "Mac" not in (on_linux["liger-kernel"].alternative or "")
+    assert "MLX" not in (on_linux["liger-kernel"].alternative or "")
+    on_mac = verdicts(MAC, "triton", "vllm")
+    assert "mx.fast.metal_kernel" in on_mac["triton"].alternative
+    assert "triton-windows" not in on_mac["triton"].alternative
+    assert "vllm-metal" in on_mac["vllm"].alternative
+
+
+def test_an_alternative_whose_platform_is_unknown_says_where_it_applies():
+    unknown_os = dataclasses.replace(GRAVITON, os=None)
+    said = alternatives_here((Alternative("MLX", on_macos()), Alternative("plain PyTorch")), unknown_os)
+    assert said == "if macOS: MLX; plain PyTorch"
+    assert alternatives_here((Alternative("MLX", on_macos()),), GRAVITON) is None
