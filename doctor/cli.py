@@ -144,8 +144,10 @@ def explain(
     profile: Optional[str] = ProfileOpt,
     offline: bool = OfflineOpt,
     timeout: float = TimeoutOpt,
+    show_all: bool = typer.Option(False, "--all", help="Also list the rules that do not apply here."),
 ) -> None:
-    """Show every rule behind one tool's verdict: which apply here, why, the fix and the source."""
+    """Show the rules behind one tool's verdict: those that apply here (--all: every rule), why, the fix and the
+    source, then the verdict's own fixes."""
     from .check.engine import CheckRequest, run_check, select_tools
     from .render.terminal import console, render_explain
 
@@ -154,7 +156,7 @@ def explain(
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=(tool,),
                                     offline=offline, timeout=timeout, lenient=lenient))
     _warn(report.warnings)
-    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived)
+    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived, show_all)
 
 
 @app.command()

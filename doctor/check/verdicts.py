@@ -148,10 +148,13 @@ def reconcile(verdict: Verdict, tool: Tool, verdict_of: VerdictOf) -> Verdict:
     index on a machine without a GPU), else dropped when that verdict is blocking, or, when unsupported,
     replaced by what lifts the block. A fix from the index's own offer of this tool (its pins, its wheel) is
     dropped when one of the tool's rules says the index release needs a build or cannot work here: that
-    rule's fix is the way. An alternative naming an unsupported tool is dropped.
+    rule's fix is the way, as it is when a rule at the verdict's status installs the tool its own way (torch
+    from its CPU index on a machine without a GPU). An alternative naming an unsupported tool is dropped.
     """
     own = {tool.dist_name, *(canonical_name(c) for c in tool.companions)}
-    rule_way = any(f.rule is not None and f.fix and f.status in _BLOCKING for f in verdict.findings)
+    rule_way = any(f.rule is not None and f.fix and (f.status in _BLOCKING or (
+        f.status is verdict.status is not Status.OK and any(i.name in own for i in parse_pip_installs(f.fix))))
+        for f in verdict.findings)  # a rule that names how to get this tool here, or says the index's is wrong
     findings = tuple(f if not f.fix else replace(f, fix=_honest_fix(f, own, rule_way, verdict_of))
                      for f in verdict.findings)
     alternative = "; ".join(part for part in (verdict.alternative or "").split("; ") if part and not any(

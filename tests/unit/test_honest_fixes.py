@@ -139,3 +139,44 @@ def test_an_alternative_whose_platform_is_unknown_says_where_it_applies():
     said = alternatives_here((Alternative("MLX", on_macos()), Alternative("plain PyTorch")), unknown_os)
     assert said == "if macOS: MLX; plain PyTorch"
     assert alternatives_here((Alternative("MLX", on_macos()),), GRAVITON) is None
+
+
+# -- explain --
+
+
+def explained(tool_id, machine, show_all=False):
+    from rich.console import Console
+
+    from aidoctor.doctor.render.terminal import render_explain
+
+    tool = find_tool(tool_id)
+    (verdict,) = judge(machine, [tool], RECORDED_INDEX)
+    console = Console(width=400, record=True)
+    render_explain(tool, verdict, "profile", console, None, show_all=show_all)
+    return verdict, console.export_text().splitlines()
+
+
+def test_explain_shows_the_rules_that_apply_and_counts_the_rest():
+    verdict, lines = explained("torch", GRAVITON)
+    rules = find_tool("torch").rules
+    listed = [line for line in lines if line.lstrip().startswith(("APPLIES", "MAY APPLY", "cannot tell",
+                                                                   "does not apply"))]
+    applying = [f for f in verdict.findings if f.rule is not None]
+    assert len(listed) == len(applying) and not any("does not apply  [" in line for line in listed)
+    assert f"  {len(rules) - len(applying)} more rules do not apply here; --all shows them" in lines
+    assert len(lines) < 40  # it was 142 lines for torch
+    _, every = explained("torch", GRAVITON, show_all=True)
+    assert sum("does not apply  [" in line for line in every) == len(rules) - len(applying)
+
+
+def test_explain_ends_with_the_verdicts_own_fixes_and_offers_no_fix_it_contradicts():
+    """torch on a GPU-less box is caveats (PyPI's CUDA build is useless there): `pip install torch` from the
+    index finding must not appear as a fix; the CPU index is the fix, and it comes last."""
+    verdict, lines = explained("torch", GRAVITON)
+    assert verdict.status is Status.CAVEATS
+    fix_lines = [line.strip() for line in lines if line.strip().startswith("fix:")]
+    assert "fix: pip install torch" not in fix_lines
+    assert lines[-2:] == ["How to fix torch here:", "  pip install torch --index-url https://download.pytorch.org/whl/cpu"]
+    unsloth, lines = explained("unsloth", cpu_torch_venv(GRAVITON, unsloth="2026.10.9", transformers="5.24.0"))
+    assert not any("transformers<=5.17" in line for line in lines if line.strip().startswith("fix:"))
+    assert lines[-1].startswith("  alternative: transformers + peft")
