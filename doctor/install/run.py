@@ -23,10 +23,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from ...wheels.store import StoredWheel, Wheelhouse, file_sha256
 from ..check.engine import CheckRequest, default_python, load_facts_file, probe_machine, select_tools
-from ..check.index import Availability, Index, Offer, select, target_for, wheel_fits
+from ..check.index import Availability, Index, Offer, nearest_releases, select, target_for, wheel_fits
 from ..check.verdicts import evaluate, marker_environment
 from ..core.errors import (
-    AidoctorError, BadInput, InstallFailed, NotAnEnvironmentYouMayChange, RolledBack, TorchChangeNeeded,
+    AidoctorError, BadInput, InstallFailed, NoSuchRelease, NotAnEnvironmentYouMayChange, RolledBack,
+    TorchChangeNeeded,
 )
 from ..core.facts import Machine, canonical_name
 from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
@@ -100,6 +101,10 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     if tool.on_index:
         index = index or Index(cache_dir(), offline=request.offline, timeout=request.timeout)
         project = index.projects([tool.dist_name])[tool.dist_name]
+        if request.version and not isinstance(project, str):
+            nearest = nearest_releases(project, request.version)
+            if nearest is not None:  # refused before any plan: a plan for a release that does not exist is none
+                raise NoSuchRelease(tool.dist, request.version, nearest)
         # A pinned or ranged request goes through the same selection as a plain one.
         available = (Availability(Offer.UNKNOWN, reason=project) if isinstance(project, str)
                      else select(project, machine, specifier=f"=={request.version}" if request.version else ""))

@@ -180,3 +180,36 @@ def test_explain_ends_with_the_verdicts_own_fixes_and_offers_no_fix_it_contradic
     unsloth, lines = explained("unsloth", cpu_torch_venv(GRAVITON, unsloth="2026.10.9", transformers="5.24.0"))
     assert not any("transformers<=5.17" in line for line in lines if line.strip().startswith("fix:"))
     assert lines[-1].startswith("  alternative: transformers + peft")
+
+
+# -- install: a pinned version that does not exist --
+
+
+def test_a_version_the_index_has_no_release_of_is_refused_at_plan_time_with_the_nearest():
+    import pytest
+
+    from aidoctor.doctor.core.errors import EXIT_BAD_INPUT, NoSuchRelease
+    from aidoctor.doctor.install.plan import InstallRequest
+    from aidoctor.doctor.install.run import prepare
+
+    request = InstallRequest(tool="peft", version="99.0", dry_run=True, profile="dgx-spark", offline=True)
+    with pytest.raises(NoSuchRelease) as refused:
+        prepare(request, index=RECORDED_INDEX)
+    assert refused.value.exit_code == EXIT_BAD_INPUT
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("peft 99.0 is not a release on the package index")
+    assert message.endswith("the nearest releases: 0.21.2, 0.21.1, 0.21.0")
+    # a release that exists, in any spelling pip accepts, is planned
+    assert prepare(InstallRequest(tool="peft", version="0.21.2", dry_run=True, profile="dgx-spark", offline=True),
+                   index=RECORDED_INDEX).plan.version == "0.21.2"
+
+
+def test_the_nearest_releases_sit_either_side_of_the_missing_one():
+    from aidoctor.doctor.check.index import nearest_releases
+
+    project = RECORDED_INDEX.projects(["peft"])["peft"]
+    assert nearest_releases(project, "0.21.2") is None
+    assert nearest_releases(project, "0.21.2.0") is None  # the same version to pip
+    below_and_above = nearest_releases(project, "0.16.5")
+    assert "0.16.0" in below_and_above and "0.17.0" in below_and_above
+    assert nearest_releases(project, "not-a-version") == ["0.21.2", "0.21.1", "0.21.0"]
