@@ -507,6 +507,8 @@ def install(
     plan = prepared.plan
     out.print(f"Installing {plan.tool} {plan.version or ''} by {plan.route.value}: {plan.why}",
               highlight=False, markup=False)
+    for note in plan.notes:
+        out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
     reporter = ConsoleReporter(out)
     try:
         outcome = execute(prepared, reporter)

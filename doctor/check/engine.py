@@ -193,7 +193,7 @@ def _verdict_of(machine: Machine, index: Index, target: Target | str,
             elif keeps and name in judged:
                 seen[name, spec] = judged[name]
             else:
-                seen[name, spec] = _judge_pin(by_dist[name], "" if keeps else spec, machine, index, target)
+                seen[name, spec] = judge_pin(by_dist[name], "" if keeps else spec, machine, index, target)
         return seen[name, spec]
 
     return verdict_of
@@ -206,8 +206,9 @@ def _contains(spec: str, version: str) -> bool:
         return False
 
 
-def _judge_pin(tool: Tool, spec: str, machine: Machine, index: Index, target: Target | str) -> Verdict:
+def judge_pin(tool: Tool, spec: str, machine: Machine, index: Index, target: Target | str | None = None) -> Verdict:
     """The verdict on the index's release of `tool` in `spec` here, judged as if it were not installed."""
+    target = target_for(machine) if target is None else target
     name = tool.dist_name
     choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
     offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
@@ -223,7 +224,7 @@ def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: I
     by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
     pins = {str(r): r for available in chosen.values()
             for r in replacements_needed(available, machine, watched_dists()) if canonical_name(r.name) in by_dist}
-    return {text: _judge_pin(by_dist[canonical_name(r.name)], str(r.specifier), machine, index, target)
+    return {text: judge_pin(by_dist[canonical_name(r.name)], str(r.specifier), machine, index, target)
             for text, r in pins.items()}
 
 

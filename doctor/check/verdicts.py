@@ -182,7 +182,7 @@ def _honest_fix(finding: Finding, own: set[str], rule_way: bool, verdict_of: Ver
         other = verdict_of(install.name, install.specifier)
         if other is None or other.status is Status.OK:
             continue
-        way = _own_way(other, install.name)
+        way = own_way(other, install.name)
         if way is not None and len(installs) == 1:
             assert way[0].fix is not None
             return with_specifier(way[0].fix, way[1], install.specifier)
@@ -193,9 +193,11 @@ def _honest_fix(finding: Finding, own: set[str], rule_way: bool, verdict_of: Ver
     return fix
 
 
-def _own_way(verdict: Verdict, name: str) -> tuple[Finding, PipInstall] | None:
-    """The finding of `verdict` (at its status, from a rule) whose fix installs `name` its own way, and that
-    install."""
+def own_way(verdict: Verdict, name: str) -> tuple[Finding, PipInstall] | None:
+    """The finding of `verdict` (at its status, from a rule) whose fix installs `name` (torch's rule naming its
+    CPU index on a machine without a GPU), and that install; None when the verdict is ok or names no way."""
+    if verdict.status is Status.OK:
+        return None
     for finding in verdict.findings:
         if finding.rule is None or not finding.fix or finding.status is not verdict.status:
             continue

@@ -8,6 +8,8 @@ engine's `judge`, so the cross-verdict pass (`reconcile`) runs as `aidoctor chec
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 from aidoctor.doctor.check.engine import judge
 from aidoctor.doctor.check.profiles import load as load_profile
@@ -213,3 +215,48 @@ def test_the_nearest_releases_sit_either_side_of_the_missing_one():
     below_and_above = nearest_releases(project, "0.16.5")
     assert "0.16.0" in below_and_above and "0.17.0" in below_and_above
     assert nearest_releases(project, "not-a-version") == ["0.21.2", "0.21.1", "0.21.0"]
+
+
+# -- install: torch brought into an environment that has none --
+
+PIP_REPORT = Path(__file__).parent.parent / "fixtures" / "pip-report" / "peft-into-empty-venv-x86_64.json"
+
+
+def test_pips_report_says_which_torch_build_it_would_bring_and_that_it_does_not_suit_a_gpu_less_box():
+    """The real report of `pip install peft` into an empty venv: PyPI's torch 2.15.0, a CUDA build with its
+    nvidia-* wheels. On a machine without an NVIDIA GPU that is said, with torch's CPU build to take instead."""
+    from aidoctor.doctor.install.plan import arrival_note, parse_arrivals
+
+    items = json.loads(PIP_REPORT.read_text())["install"]
+    tools = {t.dist_name: t for t in all_tools().values()}
+    arrivals = {a.name: a for a in parse_arrivals(items, installed=[], tools=list(tools))}
+    assert set(arrivals) == {"torch", "triton"}  # the protected tools it brings; not peft's other requirements
+    torch = arrivals["torch"]
+    assert torch.version == "2.15.0" and torch.filename == "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    assert torch.cuda and "nvidia-cudnn-cu13" in torch.nvidia
+    note = arrival_note(torch, tools["torch"], GRAVITON)
+    assert note.startswith("warning: pip would bring torch 2.15.0 into this environment, which has none: "
+                           "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl, a CUDA build")
+    assert "this machine has no NVIDIA GPU" in note
+    assert note.endswith('the build for this machine: pip install "torch==2.15.0" '
+                         "--index-url https://download.pytorch.org/whl/cpu")
+    # on a machine with the GPU it is built for, it is said without a warning
+    assert not arrival_note(torch, tools["torch"], GB10).startswith("warning")
+    # an environment that has torch gets no note: the pin keeps it
+    assert "torch" not in {a.name for a in parse_arrivals(items, installed=["torch"], tools=list(tools))}
+
+
+def test_install_torch_into_an_empty_venv_on_a_gpu_less_box_warns_and_names_the_cpu_build():
+    from aidoctor.doctor.install.plan import InstallRequest
+    from aidoctor.doctor.install.run import prepare
+
+    plan = prepare(InstallRequest(tool="torch", dry_run=True, profile="graviton", offline=True),
+                   index=RECORDED_INDEX).plan
+    warnings = [note for note in plan.notes if note.startswith("warning:")]
+    assert warnings and "cannot use" in warnings[0]
+    assert warnings[0].endswith("--index-url https://download.pytorch.org/whl/cpu")
+    peft = prepare(InstallRequest(tool="peft", dry_run=True, profile="graviton", offline=True),
+                   index=RECORDED_INDEX).plan
+    assert any(note.startswith("warning: this environment has no torch, and pip would bring torch-")
+               and "--index-url https://download.pytorch.org/whl/cpu" in note for note in peft.notes), peft.notes
+
