@@ -295,10 +295,12 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
         out.print(Text("From the package index and the installed metadata:", style="bold"))
         for finding in others:
             _print_finding(finding, verdict, out)
-    out.print()
     lines = _fix_lines(verdict)
-    out.print(Text(f"How to fix {tool.id} here:" if lines else f"No fix for {tool.id} here changes its verdict.",
-                   style="bold"))
+    if lines or verdict.status is not Status.OK:
+        out.print()
+        head = (f"How to {'get' if verdict.status is Status.OK else 'fix'} {tool.id} here:" if lines
+                else f"No fix for {tool.id} here changes its verdict.")
+        out.print(Text(head, style="bold"))
     for line in lines:
         out.print(Text(f"  {line}"), soft_wrap=True)
 
