@@ -480,6 +480,7 @@ class Arrival:
     version: str
     filename: str | None
     nvidia: tuple[str, ...]  # its nvidia-* requirements: what makes it a CUDA build
+    nvidia_brought: int = 0  # the nvidia-* distributions the whole report brings with it
 
     @property
     def local(self) -> str | None:
@@ -491,7 +492,8 @@ class Arrival:
     def build(self) -> str:
         if self.nvidia:
             shown = ", ".join(self.nvidia[:3]) + (", ..." if len(self.nvidia) > 3 else "")
-            return f"a CUDA build: it requires {len(self.nvidia)} nvidia-* packages ({shown})"
+            return (f"a CUDA build: it requires {shown}, and pip would bring {self.nvidia_brought} nvidia-* "
+                    "wheels in all")
         return f"the +{self.local} build, with no nvidia-* requirements" if self.local else "no nvidia-* requirements"
 
     @property
@@ -502,16 +504,18 @@ class Arrival:
 def parse_arrivals(items: Sequence[dict], installed: Sequence[str], tools: Sequence[str]) -> list[Arrival]:
     """The protected `tools` (canonical names) among the `install` items of pip's report that `installed` lacks."""
     out = []
-    for item in items:
+    names = [canonical_name(str((item.get("metadata") or {}).get("name", ""))) for item in items]
+    brought = sum(name.startswith("nvidia-") for name in names)
+    for item, name in zip(items, names):
         metadata = item.get("metadata") or {}
-        name = canonical_name(str(metadata.get("name", "")))
         if name not in tools or name in installed or not is_protected(name):
             continue
         url = str((item.get("download_info") or {}).get("url", ""))
         nvidia = tuple(dict.fromkeys(
             canonical_name(_name_of(r)) for r in metadata.get("requires_dist") or ()
             if "extra ==" not in r and canonical_name(r).startswith("nvidia-")))
-        out.append(Arrival(name, str(metadata.get("version", "")), url.rsplit("/", 1)[-1] or None, nvidia))
+        out.append(Arrival(name, str(metadata.get("version", "")), url.rsplit("/", 1)[-1] or None, nvidia,
+                           brought if nvidia else 0))
     return out
 
 

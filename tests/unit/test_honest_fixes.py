@@ -234,6 +234,7 @@ def test_pips_report_says_which_torch_build_it_would_bring_and_that_it_does_not_
     torch = arrivals["torch"]
     assert torch.version == "2.15.0" and torch.filename == "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl"
     assert torch.cuda and "nvidia-cudnn-cu13" in torch.nvidia
+    assert torch.nvidia_brought == 15  # the nvidia-* wheels of the whole report
     note = arrival_note(torch, tools["torch"], GRAVITON)
     assert note.startswith("warning: pip would bring torch 2.15.0 into this environment, which has none: "
                            "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl, a CUDA build")
@@ -260,3 +261,23 @@ def test_install_torch_into_an_empty_venv_on_a_gpu_less_box_warns_and_names_the_
     assert any(note.startswith("warning: this environment has no torch, and pip would bring torch-")
                and "--index-url https://download.pytorch.org/whl/cpu" in note for note in peft.notes), peft.notes
 
+
+
+def test_the_run_reports_the_torch_pip_would_bring_right_after_resolving():
+    """The resolve step's report goes through `_say_arrivals` to the user, before anything is downloaded."""
+    from types import SimpleNamespace
+
+    from aidoctor.doctor.install.envstate import EnvState
+    from aidoctor.doctor.install.run import _Run
+
+    said: list[str] = []
+    run = _Run.__new__(_Run)
+    run.resolved = json.loads(PIP_REPORT.read_text())["install"]
+    run.before = EnvState("/env", "/usr", False, "/env/lib/site-packages", True, "cp311", {})
+    run.prepared = SimpleNamespace(machine=GRAVITON)
+    run.reporter = SimpleNamespace(info=said.append)
+    run._say_arrivals()
+    assert [line.split(" into ")[0] for line in said] == ["warning: pip would bring torch 2.15.0",
+                                                          "warning: pip would bring triton 3.9.0"]
+    assert said[1].endswith("triton's verdict for it here is unsupported: Triton has no CPU backend: it needs an "
+                            "NVIDIA or AMD GPU")
