@@ -16,8 +16,8 @@ from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvir
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..core.facts import Machine, canonical_name, parse_version
-from ..dsl.rules import Ctx, Finding, RuleJudgement, Status, alternatives_here, judge_rules, worst
 from ..dsl.fixcmd import PipInstall, parse_pip_installs, with_specifier
+from ..dsl.rules import Ctx, Finding, RuleJudgement, Status, alternatives_here, judge_rules, worst
 from ..dsl.tool import Tool
 from .index import Availability, Offer
 
@@ -180,8 +180,8 @@ def _honest_fix(finding: Finding, own: set[str], rule_way: bool, verdict_of: Ver
                 return None
             continue
         other = verdict_of(install.name, install.specifier)
-        if other is None or other.status is Status.OK:
-            continue
+        if other is None or other.status in (Status.OK, Status.UNKNOWN):
+            continue  # it works there, or nothing is known against it
         way = own_way(other, install.name)
         if way is not None and len(installs) == 1:
             assert way[0].fix is not None
