@@ -406,9 +406,12 @@ def _pin_step(paths: Paths, pins: Sequence[str], allow_change: bool) -> Step:
         return Step(Action.PIN, "Do not pin torch (--allow-torch-change)",
                     f"the install may replace {protected_stack('or')}; each change is reported",
                     detail=tuple(f"installed now: {p}" for p in pins))
+    if not pins:
+        return Step(Action.PIN, f"Nothing to pin: none of {protected_stack()} is installed yet",
+                    f"pip picks them with the tool ({paths.constraints} stays empty); a warning above says which "
+                    "build it would bring where that build does not suit this machine")
     return Step(Action.PIN, f"Pin {protected_stack()} in {paths.constraints}",
-                "pip must never swap a working torch build for another as a side effect"
-                if pins else f"none of {protected_stack()} is installed yet: nothing to pin", detail=tuple(pins))
+                "pip must never swap a working torch build for another as a side effect", detail=tuple(pins))
 
 
 def _source_step(python: str, tool: Tool, recipe: Recipe, paths: Paths, version: str | None) -> Step:
