@@ -178,7 +178,8 @@ def test_explain_ends_with_the_verdicts_own_fixes_and_offers_no_fix_it_contradic
     assert verdict.status is Status.CAVEATS
     fix_lines = [line.strip() for line in lines if line.strip().startswith("fix:")]
     assert "fix: pip install torch" not in fix_lines
-    assert lines[-2:] == ["How to fix torch here:", "  pip install torch --index-url https://download.pytorch.org/whl/cpu"]
+    assert lines[-2:] == ["How to fix torch here:",
+                          "  pip install torch --index-url https://download.pytorch.org/whl/cpu"]
     unsloth, lines = explained("unsloth", cpu_torch_venv(GRAVITON, unsloth="2026.10.9", transformers="5.24.0"))
     assert not any("transformers<=5.17" in line for line in lines if line.strip().startswith("fix:"))
     assert lines[-1].startswith("  alternative: transformers + peft")
