@@ -92,16 +92,25 @@ def check(
                                    "all (every distribution), off."),
 ) -> None:
     """Probe this machine (or read facts) and say, tool by tool, whether it can work here."""
-    from .audit.environment import Scope
-    from .check.engine import CheckRequest, run_check
-    from .render.terminal import console, print_json, render_check
+    from .audit.scope import Scope
 
     _one_source(facts, profile, python)
     if audit not in {s.value for s in Scope}:
         raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
+    probing = None
+    if facts is None and profile is None:
+        # The probes (the target Python's above all) run while the engine and renderer are imported.
+        from .core.system import LiveSystem
+        from .probes.collect import Options, start
+        from .probes.pyenv import target_python
+
+        probing = start(LiveSystem(), Options(python=target_python(python), timeout=timeout))
+    from .check.engine import CheckRequest, run_check
+    from .render.terminal import console, print_json, render_check
+
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=tuple(tool or ()),
                                     offline=offline, deep=deep, include_identifiers=include_identifiers,
-                                    timeout=timeout, audit=Scope(audit), lenient=lenient))
+                                    timeout=timeout, audit=Scope(audit), lenient=lenient), probing=probing)
     _warn(report.warnings)
     if json_out:
         print_json(report.to_json())
@@ -530,7 +539,7 @@ def smoke_command(
     timeout: float = typer.Option(600.0, "--timeout", min=1, metavar="SECONDS", help="Limit for the whole test."),
 ) -> None:
     """Run one tool's training smoke test in the target Python; say which kernel failed and why."""
-    from .check.engine import default_python, select_tools
+    from .check.engine import select_tools
     from .core.smoke_store import SmokeStore
     from .core.system import LiveSystem
     from .install import envstate
@@ -541,7 +550,9 @@ def smoke_command(
     (chosen,) = select_tools((tool,))
     if chosen.recipe is None or chosen.recipe.smoke is None:
         raise AidoctorError(f"{chosen.id} has no smoke test yet")
-    target = python or default_python(os.environ)
+    from .probes.pyenv import target_python
+
+    target = target_python(python)
     state = envstate.capture(LiveSystem(), target)
     result = run_smoke(LiveSystem(), target, chosen.recipe.smoke, timeout=timeout)
     SmokeStore().save(state.prefix, result)

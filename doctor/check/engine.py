@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -19,7 +18,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from ...recipes import all_tools, find_tool, watched_dists
 from .. import __version__
-from ..audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
+from ..audit.environment import EnvironmentAudit, audit_target, dists_of_interest
+from ..audit.scope import Scope
 from ..core.derive import derive
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError
 from ..core.facts import Machine, canonical_name
@@ -28,6 +28,7 @@ from ..dsl.rules import Finding, Status
 from ..dsl.tool import Tool
 from ..probes import collect as probes
 from ..probes import pyenv
+from ..probes.pyenv import target_python
 from . import REPORT_SCHEMA
 from .index import Availability, Index, Target, select, target_for
 from .verdicts import Verdict, VerdictOf, evaluate, reconcile, replacements_needed
@@ -100,19 +101,6 @@ def select_tools(names: tuple[str, ...]) -> list[Tool]:
     return list(dict.fromkeys(find_tool(name) for name in names))
 
 
-def default_python(env: dict[str, str] | os._Environ) -> str:
-    """The active virtual environment's Python (venv or conda), else python3 on PATH."""
-    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        prefix = env.get(variable)
-        if prefix:
-            for candidate in (Path(prefix) / "bin" / "python", Path(prefix) / "Scripts" / "python.exe"):
-                if candidate.exists():
-                    return str(candidate)
-    from shutil import which
-
-    return which("python3") or sys.executable
-
-
 def load_facts_file(path: Path, lenient: bool = False) -> tuple[Machine, tuple[str, ...]]:
     """The machine a facts file describes, and what was ignored in it. A key no fact has (`"gpu"`,
     `"nvidia_drvier"`) would leave its fact unknown in silence, so it is refused, naming the key and the one
@@ -145,9 +133,18 @@ def load_facts_file(path: Path, lenient: bool = False) -> tuple[Machine, tuple[s
     return machine, tuple(f"facts file {path}: {key.describe(', ignored')}" for key in stray)
 
 
-def probe_machine(request: CheckRequest, system: System) -> Machine:
-    python = request.python or default_python(os.environ)
-    machine = probes.collect(system, probes.Options(python=python, tools=watched_dists(), timeout=request.timeout))
+def start_probes(request: CheckRequest, system: System) -> probes.Probing:
+    return probes.start(system, probes.Options(python=target_python(request.python), timeout=request.timeout))
+
+
+def probe_machine(request: CheckRequest, system: System, probing: probes.Probing | None = None) -> Machine:
+    """The probed machine (`probing`: the probes of this request, already started), with the Requires-Dist of
+    the watched tools only: the target reports every distribution's."""
+    python = target_python(request.python)
+    machine = (probing or start_probes(request, system)).finish()
+    if machine.requires is not None:
+        watched = watched_dists()
+        machine = replace(machine, requires={k: v for k, v in machine.requires.items() if k in watched})
     problem = pyenv.interpreter_error(machine)
     if problem is not None:
         raise TargetPythonError(python, problem)
@@ -241,7 +238,9 @@ def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None
     return findings
 
 
-def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
+def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None,
+              probing: probes.Probing | None = None) -> Report:
+    """`probing`: this request's probes, started by the caller before it imported the rest (the CLI)."""
     tools = select_tools(request.tools)
     probed = request.facts_file is None and request.profile is None  # decided here, not from the subject's words
     warnings: tuple[str, ...] = ()
@@ -256,7 +255,7 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         profile = load_profile(request.profile)
         machine, subject = profile.machine, f"profile {profile.name}"
     else:
-        machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
+        machine, subject = probe_machine(request, system or LiveSystem(), probing), "this machine"
     machine = derive(machine)  # every source, so a facts file is read as a probe would have read that machine
     from ..core.paths import cache_dir
 
@@ -269,7 +268,7 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
-    smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
+    smoke = _smoke_results(target_python(request.python)) if probed else {}
     verdicts = judge(machine, tools, index, audit)
     return Report(subject, machine, verdicts, named=tuple(t.id for t in tools) if request.tools else (),
                   smoke=smoke, audit=audit, warnings=warnings, index_unreachable=index.unreachable)

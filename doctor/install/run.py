@@ -22,7 +22,7 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ...wheels.store import StoredWheel, Wheelhouse, file_sha256
-from ..check.engine import CheckRequest, default_python, judge_pin, load_facts_file, probe_machine, select_tools
+from ..check.engine import CheckRequest, judge_pin, load_facts_file, probe_machine, select_tools
 from ..check.index import Availability, Index, Offer, nearest_releases, select, target_for, wheel_fits
 from ..check.verdicts import Verdict, evaluate, marker_environment
 from ..core.errors import (
@@ -34,6 +34,7 @@ from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
 from ..core.smoke_store import SmokeStore
 from ..core.system import LiveSystem, System
 from ..dsl.tool import Tool
+from ..probes.pyenv import target_python
 from . import envstate
 from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
 from .build import Log, compile_wheel, prepare_source
@@ -92,7 +93,7 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
         machine, python, state = _elsewhere(request)
     else:
         system = system or LiveSystem()
-        python = request.python or default_python(os.environ)
+        python = target_python(request.python)
         machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
         state = envstate.capture(system, python)
         _check_changeable(python, state)

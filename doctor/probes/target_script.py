@@ -1,8 +1,8 @@
 """The script aidoctor runs inside the target Python, in one of two modes (its first argument).
 
-    report [TOOL ...]         the Python version and build, the C library (glibc or musl and its version),
-                              Rosetta 2, every installed distribution, the
-                              Requires-Dist of TOOLs (canonical names) and how torch was built (probes/pyenv.py)
+    report                    the Python version and build, the C library (glibc or musl and its version),
+                              Rosetta 2, every installed distribution with its Requires-Dist, and how
+                              torch was built (probes/pyenv.py)
     env-state NAMES PREFIXES  every .dist-info with its RECORD digest, Requires-Dist and, for the comma-separated
                               protected NAMES and name PREFIXES, a fingerprint of every file it owns
                               (install/envstate.py: what an install changes, and what a rollback restores)
@@ -327,7 +327,7 @@ def torch_build():
     return build
 
 
-def report(tools):
+def report():
     found = attempt("packages", distributions)
     glibc_version = attempt("glibc", glibc)
     libc_name, musl = attempt("libc", lambda: libc(glibc_version)) or (None, None)
@@ -345,7 +345,7 @@ def report(tools):
         "musl": musl,
         "translated": attempt("python_translated", translated),
         "packages": None if found is None else {key: d[1] for key, d in found.items()},
-        "requires": None if found is None else {key: d[2] for key, d in found.items() if key in tools},
+        "requires": None if found is None else {key: d[2] for key, d in found.items()},
         "torch": attempt("torch_build", torch_build),
         "errors": ERRORS,
     }
@@ -380,7 +380,7 @@ def main(argv):
         del sys.path[0]
     mode, args = (argv[0], argv[1:]) if argv else ("", [])
     if mode == "report":
-        print(json.dumps(report(set(args))))
+        print(json.dumps(report()))
     elif mode == "env-state":
         names, prefixes = args
         print(json.dumps(env_state(set(names.split(",")) - {""}, tuple(p for p in prefixes.split(",") if p))))

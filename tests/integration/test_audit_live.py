@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from aidoctor.doctor.audit.cuda import Variant
-from aidoctor.doctor.audit.environment import EnvironmentAudit, Scope
+from aidoctor.doctor.audit.environment import EnvironmentAudit
+from aidoctor.doctor.audit.scope import Scope
 from aidoctor.doctor.dsl.rules import Status
 
 from ..unit.test_audit import COMPILED, CUDA, _cuobjdump, _install_unpacked, _venv, parse_file, recorded_machine

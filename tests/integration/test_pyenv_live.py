@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from aidoctor.doctor.check.engine import CheckRequest, probe_machine
 from aidoctor.doctor.core.facts import FactState
 from aidoctor.doctor.core.facts import TorchBuild
 from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.doctor.probes import pyenv
-from aidoctor.recipes import watched_dists
 
 from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
 from ..unit.test_pyenv import ARCH_LISTS, DECOY, FIXTURES, elf, excerpt
@@ -73,13 +73,13 @@ def test_a_fresh_venv(venv, tmp_path, monkeypatch):
     (tmp_path / "torch").mkdir()  # a torch checkout in aidoctor's working directory is not the target's torch
     (tmp_path / "torch" / "__init__.py").write_text("")
 
-    part = pyenv.probe(LiveSystem(), 10, python=str(python), tools=watched_dists())
+    part = pyenv.probe(LiveSystem(), 10, python=str(python))
     assert part.unknown == {}
     assert part.facts["python"] == ".".join(map(str, sys.version_info[:3]))
     assert part.facts["packages"]["unsloth"] == "2026.11.1"
     assert part.facts["requires"]["unsloth"] == ("torch>=2.15",)
     assert part.facts["packages"]["flash-attn-3"] == "3.0.0b1" and part.facts["requires"]["flash-attn-3"] == ("torch",)
-    assert part.facts["packages"]["some-lib"] == "1.0" and "some-lib" not in part.facts["requires"]
+    assert part.facts["packages"]["some-lib"] == "1.0" and part.facts["requires"]["some-lib"] == ()
     assert "torch_build" not in part.facts and "torch_build" not in part.unknown
     assert part.facts["python_translated"] is False
     assert part.identifiers["target_python"]["virtualenv"] is True
@@ -87,6 +87,9 @@ def test_a_fresh_venv(venv, tmp_path, monkeypatch):
     if sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION"):
         assert part.facts["glibc"] == os.confstr("CS_GNU_LIBC_VERSION").split()[1]
     assert pyenv.check_interpreter(LiveSystem(), str(python), 10) is None
+    # The check keeps the Requires-Dist of the watched tools only.
+    machine = probe_machine(CheckRequest(python=str(python), timeout=10), LiveSystem())
+    assert machine.requires["unsloth"] == ("torch>=2.15",) and "some-lib" not in machine.requires
 
 
 def test_a_torch_that_must_not_be_imported(venv, tmp_path):
@@ -100,7 +103,7 @@ def test_a_torch_that_must_not_be_imported(venv, tmp_path):
         elf(DECOY + bytes(1 << 20), excerpt("2.15.0-cu132-aarch64"), 64, "<"))
     add_dist(site, "torch", "2.15.0", ("filelock", 'cuda-toolkit[cublas]==13.2.*; platform_system == "Linux"'))
     try:
-        part = pyenv.probe(LiveSystem(), 10, python=str(python), tools=watched_dists())
+        part = pyenv.probe(LiveSystem(), 10, python=str(python))
     finally:
         shutil.rmtree(torch)
         shutil.rmtree(site / "torch-2.15.0.dist-info")
@@ -173,7 +176,7 @@ def test_a_hanging_interpreter_is_given_up_after_the_timeout(tmp_path):
 
 def test_the_real_cpu_torch_wheel(torch_venv):
     started = time.perf_counter()
-    part = pyenv.probe(LiveSystem(), 10, python=str(torch_venv), tools=watched_dists())
+    part = pyenv.probe(LiveSystem(), 10, python=str(torch_venv))
     elapsed = time.perf_counter() - started
     assert part.unknown == {}
     assert part.facts["torch_build"] == TorchBuild(version="2.13.0+cpu", cuda=None, arch_list=())
