@@ -163,8 +163,10 @@ def explain(
     profile: Optional[str] = ProfileOpt,
     offline: bool = OfflineOpt,
     timeout: float = TimeoutOpt,
+    show_all: bool = typer.Option(False, "--all", help="Also list the rules that do not apply here."),
 ) -> None:
-    """Show every rule behind one tool's verdict: which apply here, why, the fix and the source."""
+    """Show the rules behind one tool's verdict: those that apply here (--all: every rule), why, the fix and the
+    source, then the verdict's own fixes."""
     from .check.engine import CheckRequest, run_check, select_tools
     from .render.terminal import console, python_line, render_explain
 
@@ -175,7 +177,8 @@ def explain(
                                     offline=offline, timeout=timeout, lenient=lenient))
     _warn(report.warnings)
     target = python_line(report.machine, report.environment) if report.environment is not None else None
-    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived, target)
+    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived, target=target,
+                   show_all=show_all)
 
 
 @app.command()
@@ -535,6 +538,8 @@ def install(
               highlight=False, markup=False)
     if plan.pip is not None:
         out.print(f"pip: {plan.pip.why}", highlight=False, markup=False)
+    for note in plan.notes:
+        out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
     reporter = ConsoleReporter(out)
     try:
         outcome = execute(prepared, reporter)

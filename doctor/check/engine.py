@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from ...recipes import all_tools, find_tool, watched_dists
 from .. import __version__
 from ..audit.environment import EnvironmentAudit, audit_target, dists_of_interest
@@ -30,7 +32,7 @@ from ..probes.pyenv import target_python
 from ..probes.target import Environment
 from . import REPORT_SCHEMA
 from .index import Availability, Index, Target, select, target_for
-from .verdicts import Verdict, evaluate, replacements_needed
+from .verdicts import Verdict, VerdictOf, evaluate, reconcile, replacements_needed
 
 MAX_FACTS_FILE_BYTES = 16 << 20
 
@@ -166,8 +168,52 @@ def judge(machine: Machine, tools: list[Tool], index: Index,
     chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target), choice,
                           requirements=pins_matter) if wanted else {}
     replacing = _replacements(machine, chosen, index, target) if pins_matter else {}
-    return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists(), _audit_findings(tool, machine, audit),
-                          replacing) for tool in tools)
+    verdicts = {tool.dist_name: evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists(),
+                                         _audit_findings(tool, machine, audit), replacing) for tool in tools}
+    verdict_of = _verdict_of(machine, index, target, verdicts)
+    return tuple(reconcile(verdicts[tool.dist_name], tool, verdict_of) for tool in tools)
+
+
+def _verdict_of(machine: Machine, index: Index, target: Target | str,
+                judged: Mapping[str, Verdict]) -> VerdictOf:
+    """The verdict here on what `pip install "name<specifier>"` would bring, for `reconcile`: the judged verdict
+    when the specifier keeps the installed release (or names none), else the index's release for it, judged as
+    if nothing of that name were installed. Looked up once per pair; None for a name no tool has."""
+    by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
+    seen: dict[tuple[str, str], Verdict | None] = {}
+
+    def verdict_of(name: str, spec: str) -> Verdict | None:
+        if (name, spec) not in seen:
+            tool = by_dist.get(name)
+            have = (machine.packages or {}).get(name)
+            keeps = not spec or (have is not None and _contains(spec, have))
+            if tool is None:
+                seen[name, spec] = None
+            elif keeps and name in judged:
+                seen[name, spec] = judged[name]
+            else:
+                seen[name, spec] = judge_pin(by_dist[name], "" if keeps else spec, machine, index, target)
+        return seen[name, spec]
+
+    return verdict_of
+
+
+def _contains(spec: str, version: str) -> bool:
+    try:
+        return SpecifierSet(spec).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return False
+
+
+def judge_pin(tool: Tool, spec: str, machine: Machine, index: Index, target: Target | str | None = None) -> Verdict:
+    """The verdict on the index's release of `tool` in `spec` here, judged as if it were not installed."""
+    target = target_for(machine) if target is None else target
+    name = tool.dist_name
+    choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
+    offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
+                           requirements=False)[name]
+    without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != name})
+    return evaluate(tool, without, offered, watched_dists())
 
 
 def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: Index,
@@ -177,16 +223,8 @@ def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: I
     by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
     pins = {str(r): r for available in chosen.values()
             for r in replacements_needed(available, machine, watched_dists()) if canonical_name(r.name) in by_dist}
-    out = {}
-    for text, requirement in pins.items():
-        name = canonical_name(requirement.name)
-        spec = str(requirement.specifier)
-        choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
-        offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
-                               requirements=False)[name]
-        without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != name})
-        out[text] = evaluate(by_dist[name], without, offered, watched_dists())
-    return out
+    return {text: judge_pin(by_dist[canonical_name(r.name)], str(r.specifier), machine, index, target)
+            for text, r in pins.items()}
 
 
 def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list[Finding]:

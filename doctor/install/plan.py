@@ -22,10 +22,11 @@ from packaging.version import InvalidVersion, Version
 
 from ...wheels.store import key_id_for as key_id
 from ..check.index import Availability, Offer
-from ..check.verdicts import Verdict
-from ..core.facts import Machine
+from ..check.verdicts import Verdict, evaluate, own_way
+from ..core.facts import Machine, canonical_name
 from ..dsl.recipe import EnvVar, Recipe
-from ..dsl.rules import Ctx, Finding, Rule, Status, apply
+from ..dsl.fixcmd import with_specifier
+from ..dsl.rules import Ctx, Finding, Rule, Status, alternatives_here, apply
 from ..dsl.tool import Tool
 from .argv import Arg, BuiltWheel, RequirementsOf, ResolvedWheels, arg_to_json
 from .envstate import EnvState, is_protected, protected_patterns, protected_stack
@@ -252,12 +253,14 @@ def _make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: V
     if wants_build:
         if recipe.binary_only:
             return Plan(tool.id, Route.IMPOSSIBLE, f"{build_why}, and aidoctor does not build {tool.id} from source "
-                        "(hours of compiling and tens of GB)", alternative="; ".join(verdict.fixes) or tool.alternative)
+                        "(hours of compiling and tens of GB)",
+                        alternative="; ".join(verdict.fixes) or alternatives_here(tool.alternatives, machine))
         if available.kind is Offer.NONE and recipe.source is None:
-            return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
+            return Plan(tool.id, Route.IMPOSSIBLE, available.reason,
+                        alternative=alternatives_here(tool.alternatives, machine))
         if version is None:
             return Plan(tool.id, Route.IMPOSSIBLE, f"no version of {tool.id} to build: {available.reason}",
-                        alternative=tool.alternative)
+                        alternative=alternatives_here(tool.alternatives, machine))
         key = expected_key(version)
         paths = replace(paths, build=paths.builds_root / f"{tool.id}-{version}-{key_id(key)}")
         return Plan(tool.id, Route.BUILD, build_why, build_env=build_env, key=key, paths=paths,
@@ -267,7 +270,7 @@ def _make_plan(request: InstallRequest, tool: Tool, machine: Machine, verdict: V
         return Plan(tool.id, Route.INDEX, available.reason, paths=paths,
                     steps=_steps(Route.INDEX, request, pip_route, tool, recipe, paths, pins, (), runtime_env, None,
                                  state, version, extras), **common)
-    return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=tool.alternative)
+    return Plan(tool.id, Route.IMPOSSIBLE, available.reason, alternative=alternatives_here(tool.alternatives, machine))
 
 
 def _forced_build(tool: Tool, recipe: Recipe, machine: Machine) -> Finding | None:
@@ -367,7 +370,8 @@ def _steps(route: Route, request: InstallRequest, pip_route: PipRoute, tool: Too
     if request.smoke:
         targets += recipe.smoke_requires
     index = ("--no-index",) if route is Route.WHEELHOUSE or request.offline else PIP_NETWORK
-    steps.append(Step(Action.RESOLVE, "Resolve what would change, with torch pinned",
+    pinned = bool(pins) and not request.allow_torch_change  # what the titles may claim of torch
+    steps.append(Step(Action.RESOLVE, "Resolve what would change" + (", with torch pinned" if pinned else ""),
                       "pip's dry run with a report lists every distribution the install adds or replaces, without "
                       "touching the environment; a conflict with the pins means the tool needs another torch"
                       + (" (the wheelhouse alone first; the index only for what it lacks)"
@@ -375,7 +379,8 @@ def _steps(route: Route, request: InstallRequest, pip_route: PipRoute, tool: Too
                       pip("install", "--dry-run", "--quiet", "--report", str(paths.report), *index,
                           *constraint, "--find-links", wh, *no_deps, *targets)))
     if recipe.no_deps:
-        steps.append(Step(Action.RESOLVE_DEPS, f"Resolve {tool.id}'s other requirements against the pinned torch",
+        steps.append(Step(Action.RESOLVE_DEPS, f"Resolve {tool.id}'s other requirements"
+                          + (" against the pinned torch" if pinned else f" without {protected_stack()}"),
                           f"{tool.id}'s metadata pins torch to a range that would replace a working CUDA build, so it "
                           f"is installed with --no-deps and its requirements other than {protected_stack()} are "
                           "resolved on their own",
@@ -429,9 +434,12 @@ def _pin_step(paths: Paths, pins: Sequence[str], conda_pins: Sequence[str], allo
         return Step(Action.PIN, "Do not pin torch (--allow-torch-change)",
                     f"the install may replace {protected_stack('or')}; each change is reported",
                     detail=tuple(f"installed now: {p}" for p in pins))
+    if not pins:
+        return Step(Action.PIN, f"Nothing to pin: none of {protected_stack()} is installed yet",
+                    f"pip picks them with the tool ({paths.constraints} stays empty); a warning above says which "
+                    "build it would bring where that build does not suit this machine")
     return Step(Action.PIN, f"Pin {protected_stack()} in {paths.constraints}",
-                "pip must never swap a working torch build for another as a side effect"
-                if pins else f"none of {protected_stack()} is installed yet: nothing to pin", detail=tuple(pins))
+                "pip must never swap a working torch build for another as a side effect", detail=tuple(pins))
 
 
 def _source_step(pip: Callable[..., tuple[Arg, ...]], tool: Tool, recipe: Recipe, paths: Paths,
@@ -464,3 +472,100 @@ def not_protected(requirements: Sequence[str]) -> list[str]:
         if not is_protected(name):
             kept.append(text)
     return kept
+
+
+# -- what pip would bring that the environment has none of (torch into a venv without it) --
+
+
+def own_way_note(tool: Tool, verdict: Verdict, specifier: str = "") -> str | None:
+    """The warning a plan carries when the tool's own verdict names another build than the index's for this
+    machine (torch's CPU index where there is no NVIDIA GPU): the install must not take the index's silently."""
+    way = own_way(verdict, tool.dist_name)
+    if way is None or way[1].from_index:
+        return None
+    finding, install = way
+    assert finding.fix is not None
+    return (f"warning: {finding.msg}; the build for this machine: "
+            f"{with_specifier(finding.fix, install, specifier)}")
+
+
+def brought_note(tool: Tool, specifier: str, verdict: Verdict) -> str:
+    """The warning for a protected tool (torch) the install would bring into an environment that has none, with
+    its verdict here (`verdict`: the index's release in `specifier`, judged as not installed)."""
+    wanted = f"{tool.dist}{specifier}"
+    offered = verdict.available
+    what = offered.filename if offered is not None and offered.filename else wanted
+    text = f"warning: this environment has no {tool.id}, and pip would bring {what} ({wanted} is required)"
+    way = own_way_note(tool, verdict, specifier)
+    if way is not None:
+        return f"{text}; install the right build first, and the pin keeps it: {way.removeprefix('warning: ')}"
+    if not verdict.status.usable:
+        return f"{text}: {tool.id}'s verdict for it here is {verdict.status.value}: {verdict.reasons[0]}"
+    return f"{text}; {tool.id}'s verdict for it here: {verdict.status.value}"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A protected tool pip's dry-run report would add to an environment that has none of it."""
+
+    name: str  # canonical
+    version: str
+    filename: str | None
+    nvidia: tuple[str, ...]  # its nvidia-* requirements: what makes it a CUDA build
+    nvidia_brought: int = 0  # the nvidia-* distributions the whole report brings with it
+
+    @property
+    def local(self) -> str | None:
+        try:
+            return Version(self.version).local
+        except InvalidVersion:
+            return None
+
+    def build(self) -> str:
+        if self.nvidia:
+            shown = ", ".join(self.nvidia[:3]) + (", ..." if len(self.nvidia) > 3 else "")
+            return (f"a CUDA build: it requires {shown}, and pip would bring {self.nvidia_brought} nvidia-* "
+                    "wheels in all")
+        return f"the +{self.local} build, with no nvidia-* requirements" if self.local else "no nvidia-* requirements"
+
+    @property
+    def cuda(self) -> bool:
+        return bool(self.nvidia) or (self.local or "").startswith("cu")
+
+
+def parse_arrivals(items: Sequence[dict], installed: Sequence[str], tools: Sequence[str]) -> list[Arrival]:
+    """The protected `tools` (canonical names) among the `install` items of pip's report that `installed` lacks."""
+    out = []
+    names = [canonical_name(str((item.get("metadata") or {}).get("name", ""))) for item in items]
+    brought = sum(name.startswith("nvidia-") for name in names)
+    for item, name in zip(items, names):
+        metadata = item.get("metadata") or {}
+        if name not in tools or name in installed or not is_protected(name):
+            continue
+        url = str((item.get("download_info") or {}).get("url", ""))
+        nvidia = tuple(dict.fromkeys(
+            canonical_name(_name_of(r)) for r in metadata.get("requires_dist") or ()
+            if "extra ==" not in r and canonical_name(r).startswith("nvidia-")))
+        out.append(Arrival(name, str(metadata.get("version", "")), url.rsplit("/", 1)[-1] or None, nvidia,
+                           brought if nvidia else 0))
+    return out
+
+
+def arrival_note(arrival: Arrival, tool: Tool, machine: Machine) -> str:
+    """Which build pip would bring and whether it suits this machine; where it does not, the tool's own way."""
+    text = (f"pip would bring {arrival.name} {arrival.version} into this environment, which has none: "
+            f"{arrival.filename or 'a file pip names no URL for'}, {arrival.build()}")
+    without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != arrival.name})
+    offer = Availability(Offer.WHEEL, version=str(Version(arrival.version).public) if arrival.local is not None
+                         else arrival.version, filename=arrival.filename, reason=f"{arrival.filename} in pip's report")
+    verdict = evaluate(tool, without, offer)
+    if arrival.cuda and machine.has_nvidia_gpu() is False:
+        way = own_way(verdict, tool.dist_name)
+        how = "" if way is None or way[0].fix is None else \
+            f"; the build for this machine: {with_specifier(way[0].fix, way[1], f'=={offer.version}')}"
+        return f"warning: {text}; this machine has no NVIDIA GPU, so the CUDA libraries are of no use here{how}"
+    if arrival.local is not None:  # from another index than the one the verdicts are about: its build is all we know
+        return text
+    if not verdict.status.usable:
+        return f"warning: {text}; {tool.id}'s verdict for it here is {verdict.status.value}: {verdict.reasons[0]}"
+    return f"{text}; {tool.id}'s verdict for it here: {verdict.status.value}"

@@ -23,11 +23,12 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ...wheels.store import StoredWheel, Wheelhouse, file_sha256
-from ..check.engine import CheckRequest, load_facts_file, probe_machine, select_tools
-from ..check.index import Availability, Index, Offer, select, target_for, wheel_fits
-from ..check.verdicts import evaluate, marker_environment
+from ..check.engine import CheckRequest, judge_pin, load_facts_file, probe_machine, select_tools
+from ..check.index import Availability, Index, Offer, nearest_releases, select, target_for, wheel_fits
+from ..check.verdicts import Verdict, evaluate, marker_environment
 from ..core.errors import (
-    AidoctorError, BadInput, InstallFailed, NotAnEnvironmentYouMayChange, RolledBack, TorchChangeNeeded,
+    AidoctorError, BadInput, InstallFailed, NoSuchRelease, NotAnEnvironmentYouMayChange, RolledBack,
+    TorchChangeNeeded,
 )
 from ..core.facts import Machine, canonical_name
 from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
@@ -41,7 +42,10 @@ from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
 from .build import Log, compile_wheel, prepare_source
 from .envstate import EnvState
 from .pipcmd import choose_pip, host_pip
-from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected
+from .plan import (
+    Action, InstallRequest, Paths, Plan, Route, Step, Stored, arrival_note, brought_note, make_plan, not_protected,
+    own_way_note, parse_arrivals,
+)
 from .smoke import SmokeResult, run_smoke
 
 BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
@@ -105,6 +109,10 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     if tool.on_index:
         index = index or Index(cache_dir(), offline=request.offline, timeout=request.timeout)
         project = index.projects([tool.dist_name])[tool.dist_name]
+        if request.version and not isinstance(project, str):
+            nearest = nearest_releases(project, request.version)
+            if nearest is not None:  # refused before any plan: a plan for a release that does not exist is none
+                raise NoSuchRelease(tool.dist, request.version, nearest)
         # A pinned or ranged request goes through the same selection as a plain one.
         available = (Availability(Offer.UNKNOWN, reason=project) if isinstance(project, str)
                      else select(project, machine, specifier=f"=={request.version}" if request.version else ""))
@@ -126,11 +134,40 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
                                                   host_pip(), shutil.which("uv"), request.offline)
     plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths,
                      pip_route)
+    if plan.route is not Route.IMPOSSIBLE and index is not None:
+        plan = replace(plan, notes=plan.notes + _warnings(tool, verdict, available, fresh, index))
     if elsewhere:
         plan = replace(plan, subject=(f"profile {request.profile}" if request.profile is not None
                                       else f"facts file {request.facts_file}"))
     environment = None if elsewhere else Environment.from_json((machine.identifiers or {}).get("environment"))
     return Prepared(request, plan, tool, python, machine, state, wheelhouse, environment)
+
+
+def _warnings(tool: Tool, verdict: Verdict, available: Availability | None, machine: Machine,
+              index: Index) -> tuple[str, ...]:
+    """What the plan must not do silently: take the index's build of the tool where its own verdict names
+    another (torch's CUDA wheel on a machine without a GPU), or bring a protected tool (torch) into an
+    environment that has none, whatever build that is."""
+    from ...recipes import all_tools
+
+    notes = [note for note in (own_way_note(tool, verdict, f"=={available.version}" if available and
+                                            available.version else ""),) if note]
+    env = marker_environment(machine)
+    by_dist = {t.dist_name: t for t in all_tools().values() if t.on_index}
+    for text in (available.requires_dist or ()) if available is not None else ():
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        name = canonical_name(requirement.name)
+        if name not in by_dist or not envstate.is_protected(name) or name in (machine.packages or {}):
+            continue
+        if requirement.marker is not None and (env is None or "extra" in str(requirement.marker)
+                                               or not requirement.marker.evaluate(env)):
+            continue
+        spec = str(requirement.specifier)
+        notes.append(brought_note(by_dist[name], spec, judge_pin(by_dist[name], spec, machine, index)))
+    return tuple(notes)
 
 
 def _elsewhere(request: InstallRequest) -> tuple[Machine, str, EnvState]:
@@ -328,6 +365,16 @@ class _Run:
         # The plan could only name the built wheel: now it is a file in the wheelhouse.
         built = {BuiltWheel: [str(self.tool_wheel.path)]} if self.tool_wheel is not None else {}
         self.resolved = self._resolve(expand(step.argv, built), self.paths.report, "resolving")
+        self._say_arrivals()
+
+    def _say_arrivals(self) -> None:
+        """Which build of a protected tool (torch) pip would bring into an environment that has none, from
+        its report, and whether it suits this machine."""
+        from ...recipes import all_tools
+
+        tools = {t.dist_name: t for t in all_tools().values()}
+        for arrival in parse_arrivals(self.resolved, list(self.before.dists), list(tools)):
+            self.reporter.info(arrival_note(arrival, tools[arrival.name], self.prepared.machine))
 
     def _resolve(self, argv: list[str], report: Path, what: str) -> list[dict]:
         try:

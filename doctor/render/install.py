@@ -41,7 +41,7 @@ def render_plan(plan: Plan, out: Console, into: str | None = None) -> None:
     if plan.route is Route.IMPOSSIBLE and plan.alternative:
         out.print(Text(f"  instead: {plan.alternative}"))
     for note in plan.notes:
-        out.print(Text(f"  {note}"))
+        out.print(Text(f"  {note}"), soft_wrap=True)  # a warning ends with a command to paste: never cut
     if plan.route is Route.IMPOSSIBLE:
         return
     if plan.key is not None:

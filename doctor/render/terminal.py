@@ -255,8 +255,12 @@ def _fix_lines(verdict: Verdict) -> list[str]:
 
 
 def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
-                   derived: Mapping[str, str] | None = None, target: str | None = None) -> None:
-    """`target`: the inspected Python's line (python_line) when a real environment was probed."""
+                   derived: Mapping[str, str] | None = None, target: str | None = None,
+                   show_all: bool = False) -> None:
+    """The rules behind one verdict: by default those that apply here (or may, or cannot be told), with a
+    count of the rest; `show_all` lists every rule. A fix shows under a finding only when it is one of the
+    verdict's own fixes, which come last, so no line offers what the verdict says would not help. `target`:
+    the inspected Python's line (python_line) when a real environment was probed."""
     out.print(Text(f"{tool.id}", style="bold") + Text(f" on {subject}: ") + status_text(verdict.status))
     if target:
         out.print(Text(target), soft_wrap=True)
@@ -279,9 +283,10 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
                        style=STYLE[Status.UNKNOWN]))
     out.print()
     fired = {id(f.rule): f for f in verdict.findings if f.rule is not None}
-    out.print(Text(f"Rules ({len(tool.rules)}), in the order declared in {module_path(tool)}:",
-                   style="bold"))
-    for rule in tool.rules:
+    shown = [rule for rule in tool.rules if show_all or id(rule) in fired]
+    which = "" if show_all else f"{len(shown)} of {len(tool.rules)} apply here; "
+    out.print(Text(f"Rules ({which}in the order declared in {module_path(tool)}):", style="bold"))
+    for rule in shown:
         finding = fired.get(id(rule))
         if finding is None:
             mark = Text("  does not apply  ", style="dim")
@@ -296,20 +301,33 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
         if finding is not None and finding.only_if:
             out.print(Text(f"                   only {finding.only_if} (a missing fact; the status is the same "
                            "either way)", style="dim"))
-        if rule.fix:
-            out.print(Text(f"                   fix:  {rule.fix}", style="dim"), soft_wrap=True)
+        fix = rule.fix if finding is None else finding.fix if finding.fix in verdict.fixes else None
+        if fix:
+            out.print(Text(f"                   fix:  {fix}", style="dim"), soft_wrap=True)
         out.print(Text(f"                   see:  {rule.source}", style="dim"))
+    if len(shown) < len(tool.rules):
+        hidden = len(tool.rules) - len(shown)
+        out.print(Text(f"  {hidden} more rule{'s' if hidden != 1 else ''} do{'es' if hidden == 1 else ''} not apply "
+                       "here; --all shows them", style="dim"))
     others = [f for f in verdict.findings if f.rule is None]
     if others:
         out.print()
         out.print(Text("From the package index and the installed metadata:", style="bold"))
         for finding in others:
-            _print_finding(finding, out)
+            _print_finding(finding, verdict, out)
+    lines = _fix_lines(verdict)
+    if lines or verdict.status is not Status.OK:
+        out.print()
+        head = (f"How to {'get' if verdict.status is Status.OK else 'fix'} {tool.id} here:" if lines
+                else f"No fix for {tool.id} here changes its verdict.")
+        out.print(Text(head, style="bold"))
+    for line in lines:
+        out.print(Text(f"  {line}"), soft_wrap=True)
 
 
-def _print_finding(finding: Finding, out: Console) -> None:
+def _print_finding(finding: Finding, verdict: Verdict, out: Console) -> None:
     out.print(Text("  ") + status_text(finding.status) + Text(f"  {finding.msg}"))
-    if finding.fix:
+    if finding.fix and finding.fix in verdict.fixes:
         out.print(Text(f"      fix: {finding.fix}", style="dim"), soft_wrap=True)
     if finding.source:
         out.print(Text(f"      see: {finding.source}", style="dim"))

@@ -108,8 +108,12 @@ def test_the_table_is_plain_when_piped_and_names_every_tool(run):
 def test_explain_shows_the_rules_with_sources(run):
     result = run("explain", "flash-attn", "--profile", "mac-studio-m4-max", "--offline")
     assert result.returncode == 0, result.stderr
-    assert "APPLIES" in result.stdout and "does not apply" in result.stdout
+    assert "APPLIES" in result.stdout and "does not apply" not in result.stdout
+    assert "more rules do not apply here; --all shows them" in result.stdout
     assert "https://" in result.stdout and "unsupported" in result.stdout
+    every = run("explain", "flash-attn", "--profile", "mac-studio-m4-max", "--offline", "--all")
+    assert every.returncode == 0, every.stderr
+    assert "APPLIES" in every.stdout and "does not apply" in every.stdout
 
 
 def test_profiles_and_compare(run):
