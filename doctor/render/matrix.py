@@ -70,9 +70,9 @@ def _needs_reason(cell: Cell) -> bool:
 # -- terminal --------------------------------------------------------------------------------------------------
 
 
-# A table's own width beyond its columns' text: one padding space each side of every column, and the box's
-# vertical rules (SIMPLE_HEAD draws them as spaces, one per column plus one).
 def _table_width(text_widths: list[int]) -> int:
+    """A table's width from its columns' text: one padding space each side of every column, and the box's vertical
+    rules (SIMPLE_HEAD draws them as spaces), one per column plus one."""
     return sum(text_widths) + 3 * len(text_widths) + 1
 
 
@@ -141,7 +141,7 @@ def _print_tables(matrix: Matrix, out: Console) -> None:
     cells = [[visible(cell_summary(column.cell(tool))) for tool in matrix.tools] for column in matrix.columns]
     titles = [f"[{number}] {visible(column.title)}" for number, column in enumerate(matrix.columns, 1)]
     tool_width = max(len(t) for t in [*tools, "tool"])
-    room = out.width - _table_width([tool_width]) + 1  # what the machine columns may take beside the tool column
+    room = out.width - (tool_width + 3)  # what the machine columns' tables may take beside the tool column
     longest = [max(len(c) for c in column) for column in cells]
     headers = titles
     minimums = [max(_longest_word(*column), _longest_word(title)) for column, title in zip(cells, titles)]
