@@ -315,3 +315,11 @@ def test_an_ascii_only_stdout_gets_ascii_stand_ins_not_a_crash(run, args, shows)
     assert result.stdout.isascii() and result.stderr.isascii()
     assert shows in result.stdout, result.stdout
     assert "\\xb7" not in result.stdout and "\\xd7" not in result.stdout  # our own glyphs read as words, not escapes
+
+
+def test_a_c_locale_without_utf8_mode_prints_too(run):
+    # LANG=C with Python's UTF-8 mode and locale coercion off: stdout is ASCII (`ascii`, surrogateescape)
+    env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    result = run("check", "--profile", "dgx-spark", "--offline", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.isascii() and "Cortex-A725 x 20" in result.stdout
