@@ -654,6 +654,9 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
+    from .render.streams import printable_streams
+
+    printable_streams()  # an ASCII-only stdout (LANG=C, PYTHONIOENCODING=ascii) gets stand-ins, not a crash
     try:
         app()
     except SystemExit:
