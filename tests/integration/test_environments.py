@@ -21,7 +21,6 @@ from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.doctor.install import envstate
 from aidoctor.doctor.install.pipcmd import PipVia, choose_pip, host_pip
 
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
 
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
 PY = ".".join(map(str, sys.version_info[:3]))  # the uv venvs below are made from this interpreter
@@ -126,9 +125,9 @@ def test_relative_linked_and_folder_paths_and_a_removed_active_venv(tmp_path):
 
 
 @pytest.mark.network
-def test_peft_installs_into_a_uv_venv_with_torch_and_its_smoke_test_learns(uv_venv, tmp_path):
-    require_cpu_wheel()
-    subprocess.run([UV, "pip", "install", "-q", "--python", str(uv_venv / "bin" / "python"), str(CPU_WHEEL)],
+def test_peft_installs_into_a_uv_venv_with_torch_and_its_smoke_test_learns(uv_venv, tmp_path, provided_torch):
+    subprocess.run([UV, "pip", "install", "-q", "--python", str(uv_venv / "bin" / "python"),
+                    str(provided_torch.wheel)],
                    check=True, timeout=900)
     before = envstate.capture(LiveSystem(), str(uv_venv / "bin" / "python"))
     result = run(AIDOCTOR, "install", "peft", "--python", uv_venv, "--wheelhouse", tmp_path / "wh",

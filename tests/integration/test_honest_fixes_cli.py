@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
 
 pytestmark = pytest.mark.network
 
@@ -31,13 +30,11 @@ def empty_env(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cpu_torch_env(tmp_path_factory) -> Path:
-    require_cpu_wheel()
-    env = tmp_path_factory.mktemp("cpu-torch") / "env"
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=120)
-    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", str(CPU_WHEEL)], check=True,
-                   timeout=900)
-    return env / "bin" / "python"
+def cpu_torch_env(provided_torch) -> Path:
+    """The tests' torch, read only; these tests are about fixes beside a CPU build of torch."""
+    if provided_torch.cuda is not None:
+        pytest.skip(f"these tests need a CPU build of torch; pip picked {provided_torch.version} here")
+    return provided_torch.python
 
 
 def aidoctor(*args: str, home: Path) -> subprocess.CompletedProcess:
