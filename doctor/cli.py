@@ -69,6 +69,14 @@ def _warn(warnings) -> None:
         print(f"aidoctor: warning: {warning}", file=sys.stderr)
 
 
+def _target(python: Optional[str], facts: Optional[Path], profile: Optional[str]) -> Optional[str]:
+    """The target interpreter, resolved once here (absolute, a folder's bin/python, a removed venv refused), so that
+    every command after, a build in another folder included, runs the same one; none with --facts/--profile."""
+    from .probes.target import choose_target
+
+    return None if facts or profile else choose_target(python, os.environ)
+
+
 def _one_source(facts: Optional[Path], profile: Optional[str], python: Optional[str]) -> None:
     given = [name for name, value in (("--facts", facts), ("--profile", profile), ("--python", python)) if value]
     if len(given) > 1:
@@ -95,16 +103,26 @@ def check(
                                    "all (every distribution), off."),
 ) -> None:
     """Probe this machine (or read facts) and say, tool by tool, whether it can work here."""
-    from .audit.environment import Scope
+    from .audit.scope import Scope
+
+    _one_source(facts, profile, python)
+    python = _target(python, facts, profile)
+    if audit not in {s.value for s in Scope}:
+        raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
+    probing = None
+    if facts is None and profile is None:
+        # The probes (the target Python's above all) run while the engine and renderer are imported.
+        from .core.system import LiveSystem
+        from .probes.collect import Options, start
+        from .probes.pyenv import target_python
+
+        probing = start(LiveSystem(), Options(python=target_python(python), timeout=timeout))
     from .check.engine import CheckRequest, run_check
     from .render.terminal import console, print_json, render_check
 
-    _one_source(facts, profile, python)
-    if audit not in {s.value for s in Scope}:
-        raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=tuple(tool or ()),
                                     offline=offline, deep=deep, include_identifiers=include_identifiers,
-                                    timeout=timeout, audit=Scope(audit), lenient=lenient))
+                                    timeout=timeout, audit=Scope(audit), lenient=lenient), probing=probing)
     _warn(report.warnings)
     if json_out:
         print_json(report.to_json())
@@ -132,6 +150,7 @@ def report(
     from .fleet.report import check_label, make_report, write_report
 
     check_label(label)  # before the probes run: a bad label should not cost a check
+    python = _target(python, None, None)
     request = CheckRequest(python=python, offline=offline, deep=deep, include_identifiers=include_identifiers,
                            timeout=timeout)
     write_report(make_report(request, label), output)
@@ -147,17 +166,22 @@ def explain(
     profile: Optional[str] = ProfileOpt,
     offline: bool = OfflineOpt,
     timeout: float = TimeoutOpt,
+    show_all: bool = typer.Option(False, "--all", help="Also list the rules that do not apply here."),
 ) -> None:
-    """Show every rule behind one tool's verdict: which apply here, why, the fix and the source."""
+    """Show the rules behind one tool's verdict: those that apply here (--all: every rule), why, the fix and the
+    source, then the verdict's own fixes."""
     from .check.engine import CheckRequest, run_check, select_tools
-    from .render.terminal import console, render_explain
+    from .render.terminal import console, python_line, render_explain
 
     _one_source(facts, profile, python)
+    python = _target(python, facts, profile)
     (chosen,) = select_tools((tool,))
     report = run_check(CheckRequest(python=python, facts_file=facts, profile=profile, tools=(tool,),
                                     offline=offline, timeout=timeout, lenient=lenient))
     _warn(report.warnings)
-    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived)
+    target = python_line(report.machine, report.environment) if report.environment is not None else None
+    render_explain(chosen, report.verdicts[0], report.subject, console(), report.machine.derived, target=target,
+                   show_all=show_all)
 
 
 @app.command()
@@ -482,32 +506,43 @@ def install(
                                          help="With --dry-run: the plan for the machine a facts file describes."),
     profile: Optional[str] = typer.Option(None, "--profile", metavar="NAME",
                                           help="With --dry-run: the plan for a built-in profile's machine."),
+    bootstrap_pip: bool = typer.Option(False, "--bootstrap-pip",
+                                       help="If the target has no pip (a uv venv), install it there with ensurepip "
+                                            "first. Without it aidoctor's own pip, else uv, runs pip for the target."),
 ) -> None:
     """Get a working wheel for this machine, keep it in the wheelhouse, install it without touching torch, and prove it."""
     from .install.plan import InstallRequest, Route
     from .install.run import execute, prepare
     from .render.install import render_plan, render_smoke
     from .render.progress import ConsoleReporter
-    from .render.terminal import console, print_json
+    from .render.terminal import console, print_json, python_line
 
     name, version = _split_version(tool)
     _one_source(facts, profile, None)
+    if not (facts or profile):  # with them, --python names the interpreter on that other machine, as given
+        python = _target(python, None, None)
     request = InstallRequest(tool=name, version=version, python=python, wheelhouse=wheelhouse,
                              allow_torch_change=allow_torch_change, offline=offline, dry_run=dry_run, smoke=smoke,
-                             timeout=timeout, profile=profile, facts_file=facts)
+                             timeout=timeout, profile=profile, facts_file=facts, bootstrap_pip=bootstrap_pip)
     out = console()
     prepared = prepare(request)
+    into = (f"into {python_line(prepared.machine, prepared.environment)}"
+            if prepared.environment is not None else None)
     if dry_run:
         if json_out:
             print_json(prepared.plan.to_json())
         else:
-            render_plan(prepared.plan, out)
+            render_plan(prepared.plan, out, into)
         if prepared.plan.route is Route.IMPOSSIBLE:
             raise typer.Exit(EXIT_BAD_INPUT)  # as the install itself would
         return
     plan = prepared.plan
-    out.print(f"Installing {plan.tool} {plan.version or ''} by {plan.route.value}: {plan.why}",
+    out.print(f"Installing {plan.tool} {plan.version or ''} {into or ''} by {plan.route.value}: {plan.why}",
               highlight=False, markup=False)
+    if plan.pip is not None:
+        out.print(f"pip: {plan.pip.why}", highlight=False, markup=False)
+    for note in plan.notes:
+        out.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
     reporter = ConsoleReporter(out)
     try:
         outcome = execute(prepared, reporter)
@@ -558,19 +593,24 @@ def smoke_command(
     timeout: float = typer.Option(600.0, "--timeout", min=1, metavar="SECONDS", help="Limit for the whole test."),
 ) -> None:
     """Run one tool's training smoke test in the target Python; say which kernel failed and why."""
-    from .check.engine import default_python, select_tools
+    from .check.engine import select_tools
     from .core.smoke_store import SmokeStore
     from .core.system import LiveSystem
     from .install import envstate
     from .install.smoke import run_smoke
+    from .probes.target import environment_at
     from .render.install import render_smoke
-    from .render.terminal import console, print_json
+    from .render.terminal import console, print_json, where
 
     (chosen,) = select_tools((tool,))
     if chosen.recipe is None or chosen.recipe.smoke is None:
         raise AidoctorError(f"{chosen.id} has no smoke test yet")
-    target = python or default_python(os.environ)
+    target = _target(python, None, None)
     state = envstate.capture(LiveSystem(), target)
+    if not json_out:
+        environment = environment_at(state.prefix, state.base_prefix)
+        console().print(f"smoke test of {chosen.id} in the Python {where(environment)}", highlight=False,
+                        markup=False, soft_wrap=True)
     result = run_smoke(LiveSystem(), target, chosen.recipe.smoke, timeout=timeout)
     SmokeStore().save(state.prefix, result)
     if json_out:
@@ -646,6 +686,9 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
+    from .render.streams import printable_streams
+
+    printable_streams()  # an ASCII-only stdout (LANG=C, PYTHONIOENCODING=ascii) gets stand-ins, not a crash
     try:
         app()
     except SystemExit:

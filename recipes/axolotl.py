@@ -10,7 +10,7 @@ WSL or Docker.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
-    arch_is, caveat, conflicts, gpu_cc, installed, is_installed, on_linux, on_macos, on_windows, version,
+    Alternative, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, on_linux, on_macos, on_windows, version,
 )
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import l4t, linux_cuda, no_gpu
@@ -79,6 +79,6 @@ TOOL = Tool(
     order=140,
     rules=RULES,
     install="pip install axolotl",
-    alternative="trl + peft (pip install trl peft)",
+    alternatives=(Alternative("trl + peft (pip install trl peft)"),),
     homepage="https://github.com/axolotl-ai-cloud/axolotl",
 )

@@ -23,6 +23,7 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import NVCC_GB_PER_JOB, max_jobs, nvidia_ccs
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
+    Alternative,
     Rule, caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos,
     torch_cpu_only,
 )
@@ -157,7 +158,8 @@ TOOL = Tool(
     order=82,
     rules=RULES,
     install="pip install causal-conv1d --no-build-isolation",
-    alternative="mamba-ssm without it (each Mamba layer then runs torch's conv1d, slower), or a transformer",
+    alternatives=(Alternative("mamba-ssm without it (each Mamba layer then runs torch's conv1d, slower), "
+                              "or a transformer"),),
     homepage="https://github.com/Dao-AILab/causal-conv1d",
     recipe=Recipe(
         build_env=causal_conv1d_env,

@@ -14,6 +14,7 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import CC, NVCC_GB_PER_JOB, NVCC_THREADS, describe, max_jobs, nvidia_ccs
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
+    Alternative,
     caveat, conflicts, gpu_cc, is_installed, jetson, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos,
     on_windows, torch_cpu_only,
 )
@@ -181,8 +182,8 @@ TOOL = Tool(
     order=20,
     rules=RULES,
     install=BUILD,
-    alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers '
-                '(torch.nn.functional.scaled_dot_product_attention)',
+    alternatives=(Alternative('PyTorch SDPA: attn_implementation="sdpa" in transformers '
+                              '(torch.nn.functional.scaled_dot_product_attention)'),),
     homepage="https://github.com/Dao-AILab/flash-attention",
     # PyPI's sdist is the source. setup.py imports packaging, wheel and torch, declares psutil and ninja as
     # setup_requires, and without ninja torch's BuildExtension compiles one file at a time (MAX_JOBS unused).

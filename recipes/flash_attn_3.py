@@ -11,6 +11,7 @@ MAX_JOBS stays low.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
+    Alternative,
     conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, nvidia_gpu, on_linux, on_macos, on_windows,
     torch_cpu_only, version,
 )
@@ -95,7 +96,7 @@ TOOL = Tool(
     rules=RULES,
     install=INSTALL,
     on_index=False,
-    alternative='flash-attn (FlashAttention 2) on other NVIDIA GPUs; '
-                'PyTorch SDPA (attn_implementation="sdpa") anywhere',
+    alternatives=(Alternative("flash-attn (FlashAttention 2) on other NVIDIA GPUs", nvidia_gpu()),
+                  Alternative('PyTorch SDPA (attn_implementation="sdpa") anywhere')),
     homepage="https://github.com/Dao-AILab/flash-attention",
 )

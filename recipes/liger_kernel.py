@@ -9,7 +9,9 @@ audit's finding on triton (required by liger-kernel), shown in this verdict too.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import caveat, conflicts, gpu_cc, is_installed, needs_build, on_linux, on_macos, on_windows
+from ..doctor.dsl.rules import (
+    Alternative, caveat, conflicts, gpu_cc, is_installed, needs_build, on_linux, on_macos, on_windows,
+)
 from ..doctor.dsl.tool import Tool
 from ._cuda_stack import JETSON_AI_LAB_JP6, l4t, linux_cuda, no_gpu
 
@@ -51,6 +53,6 @@ TOOL = Tool(
     order=80,
     rules=RULES,
     install="pip install liger-kernel",
-    alternative="plain PyTorch modules (no fused kernels); on a Mac, MLX",
+    alternatives=(Alternative("plain PyTorch modules (no fused kernels)"), Alternative("MLX", on_macos())),
     homepage="https://github.com/linkedin/Liger-Kernel",
 )

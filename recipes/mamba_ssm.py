@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import nvidia_ccs
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
-from ..doctor.dsl.rules import caveat, installed, nvidia_gpu, on_linux
+from ..doctor.dsl.rules import Alternative, caveat, installed, nvidia_gpu, on_linux
 from ..doctor.dsl.tool import Tool
 from .causal_conv1d import extension_jobs, extension_rules
 
@@ -62,7 +62,8 @@ TOOL = Tool(
     order=84,
     rules=RULES,
     install="pip install mamba-ssm --no-build-isolation",
-    alternative="transformers' own Mamba/Mamba-2 code, which runs without these kernels (slower), or a transformer",
+    alternatives=(Alternative("transformers' own Mamba/Mamba-2 code, which runs without these kernels (slower), "
+                              "or a transformer"),),
     homepage="https://github.com/state-spaces/mamba",
     recipe=Recipe(
         build_env=mamba_ssm_env,

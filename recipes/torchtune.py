@@ -7,7 +7,7 @@ with torch 2.6.0.
 
 from __future__ import annotations
 
-from ..doctor.dsl.rules import always, caveat
+from ..doctor.dsl.rules import Alternative, always, caveat
 from ..doctor.dsl.tool import Tool
 
 RULES = (
@@ -26,6 +26,6 @@ TOOL = Tool(
     order=160,
     rules=RULES,
     install="pip install torchtune",
-    alternative="trl + peft, or axolotl",
+    alternatives=(Alternative("trl + peft, or axolotl"),),
     homepage="https://github.com/meta-pytorch/torchtune",
 )

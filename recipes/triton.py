@@ -18,6 +18,7 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import nvidia_ccs, present, toolkit_version
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
+    Alternative,
     caveat, conflicts, gpu_cc, is_installed, needs_build, no_cuda_toolkit, on_linux, on_macos, on_windows, version,
 )
 from ..doctor.dsl.tool import Protected, Tool
@@ -144,7 +145,8 @@ TOOL = Tool(
     order=10,
     rules=RULES,
     install="pip install triton",
-    alternative="on a Mac: MLX custom Metal kernels (mx.fast.metal_kernel); on Windows: pip install triton-windows",
+    alternatives=(Alternative("MLX custom Metal kernels (mx.fast.metal_kernel)", on_macos()),
+                  Alternative("pip install triton-windows", on_windows())),
     homepage="https://triton-lang.org",
     # PyPI has never had a triton sdist (wheels only), and its source build fetches a prebuilt LLVM from the
     # network; TRITON_PTXAS_PATH reaches the smoke test and the plan's run-time environment.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..doctor.dsl.recipe import KnownFailure, Recipe
 from ..doctor.dsl.rules import (
+    Alternative,
     apple_silicon, arch_is, caveat, conflicts, gpu_cc, installed, is_installed, macos, needs_build, nvidia_gpu,
     on_linux, on_macos, on_windows, torch_cpu_only, version,
 )
@@ -145,7 +146,8 @@ TOOL = Tool(
     order=130,
     rules=RULES,
     install="pip install unsloth",
-    alternative="transformers + peft (pip install transformers peft), slower but with no GPU requirement",
+    alternatives=(Alternative("transformers + peft (pip install transformers peft), slower but with no GPU "
+                              "requirement"),),
     homepage="https://unsloth.ai",
     # --no-deps: unsloth 2026.10.9 and unsloth-zoo declare torch < 2.15, so pip would replace the installed torch
     # (and its CUDA libraries) with an older one; NVIDIA's DGX Spark playbook installs it the same way. Its other

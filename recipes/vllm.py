@@ -10,6 +10,7 @@ build or the MLX-based vllm-metal plugin.
 from __future__ import annotations
 
 from ..doctor.dsl.rules import (
+    Alternative,
     arch_is, caveat, conflicts, cpu_feature, glibc, gpu_cc, installed, is_installed, jetson, needs_build, nvidia_driver,
     on_linux, on_macos, on_windows, version,
 )
@@ -121,6 +122,6 @@ TOOL = Tool(
     order=170,
     rules=RULES,
     install="pip install vllm",
-    alternative="on a Mac: vllm-metal (vLLM on MLX) or mlx-lm (pip install mlx-lm)",
+    alternatives=(Alternative("vllm-metal (vLLM on MLX) or mlx-lm (pip install mlx-lm)", on_macos()),),
     homepage="https://github.com/vllm-project/vllm",
 )

@@ -16,6 +16,7 @@ from ..doctor.core.facts import Machine
 from ..doctor.dsl.buildflags import NVCC_GB_PER_JOB, max_jobs, nvidia_ccs, present, torch_cuda_arch_list
 from ..doctor.dsl.recipe import EnvVar, KnownFailure, Recipe
 from ..doctor.dsl.rules import (
+    Alternative,
     arch_is, caveat, conflicts, installed, is_installed, needs_build, nvidia_gpu, on_linux, on_macos, torch_cpu_only,
 )
 from ..doctor.dsl.tool import Tool
@@ -126,7 +127,7 @@ TOOL = Tool(
     order=50,
     rules=RULES,
     install="pip install xformers",
-    alternative='PyTorch SDPA: attn_implementation="sdpa" in transformers',
+    alternatives=(Alternative('PyTorch SDPA: attn_implementation="sdpa" in transformers'),),
     homepage="https://github.com/facebookresearch/xformers",
     # PyPI's sdist is the source (0.0.35's carries third_party/cutlass). Its pyproject.toml asks for setuptools >= 64
     # and torch; without ninja torch's BuildExtension compiles one file at a time and MAX_JOBS does nothing.

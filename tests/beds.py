@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-BEDS = ("arm64", "docker", "sshd", "chromium", "network")
+BEDS = ("arm64", "docker", "sshd", "chromium", "network", "torch")
 
 
 def required(bed: str) -> bool:

@@ -1,4 +1,4 @@
-"""Shared by every test: the `network` bed check and the --update-expected flag of the golden verdict files."""
+"""Shared by every test: the `network` bed check, torch from pip, and the --update-expected flag of the golden files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import functools
 import pytest
 
 from .beds import network_problem, require
+from .torch_provider import ProvidedTorch, TorchUnavailable, provide_torch
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,3 +24,13 @@ def _network_problem() -> str | None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("network") is not None:
         require("network", _network_problem())
+
+
+@pytest.fixture(scope="session")
+def provided_torch() -> ProvidedTorch:
+    """torch as pip picks it for this Python with this machine's pip configuration (tests/torch_provider.py)."""
+    try:
+        return provide_torch()
+    except TorchUnavailable as exc:
+        require("torch", str(exc))
+        raise  # not reached: require() skips or fails

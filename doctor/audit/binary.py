@@ -6,7 +6,6 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from . import elf, macho, pe
 from .cuda import DeviceCode, Variant
 from .image import Image, Malformed, read
 
@@ -71,6 +70,9 @@ def _code_json(code: DeviceCode) -> dict[str, Any]:
 
 def sniff(head: bytes) -> Format | None:
     """The format from a file's first bytes; None: not a binary this audit reads."""
+    # The parsers are imported here, not above: a warm check finds every answer in the cache and needs none.
+    from . import elf, macho, pe
+
     if elf.is_elf(head):
         return Format.ELF
     if macho.is_macho(head):
@@ -82,6 +84,8 @@ def sniff(head: bytes) -> Format | None:
 
 def parse_binary(image: Image, *, ptxas: bool = False) -> BinaryFacts:
     """Raises Malformed with a one-line reason; `ptxas`: also read the version of this ptxas executable."""
+    from . import elf, macho, pe
+
     form = sniff(read(image, 0, min(len(image), 8), "magic"))
     if form is Format.ELF:
         info = elf.parse_elf(image)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +11,7 @@ from ..core.facts import Machine, canonical_name
 from ..dsl.rules import Finding
 from .files import FileAudit, audit_environment, by_dist
 from .judge import audit_findings
-
-
-class Scope(str, enum.Enum):
-    TOOLS = "tools"  # the installed tools, their companions and what they require (torch's nvidia-* libraries)
-    ALL = "all"  # every installed distribution
-    OFF = "off"
+from .scope import Scope
 
 
 @dataclass(frozen=True)

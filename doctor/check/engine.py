@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from ...recipes import all_tools, find_tool, watched_dists
 from .. import __version__
-from ..audit.environment import EnvironmentAudit, Scope, audit_target, dists_of_interest
+from ..audit.environment import EnvironmentAudit, audit_target, dists_of_interest
+from ..audit.scope import Scope
 from ..core.derive import derive
 from ..core.errors import EXIT_FINDINGS, EXIT_OK, FactsFileError, TargetPythonError
 from ..core.facts import Machine, canonical_name
@@ -26,9 +28,11 @@ from ..dsl.rules import Finding, Status
 from ..dsl.tool import Tool
 from ..probes import collect as probes
 from ..probes import pyenv
+from ..probes.pyenv import target_python
+from ..probes.target import Environment
 from . import REPORT_SCHEMA
 from .index import Availability, Index, Target, select, target_for
-from .verdicts import Verdict, evaluate, replacements_needed
+from .verdicts import Verdict, VerdictOf, evaluate, reconcile, replacements_needed
 
 MAX_FACTS_FILE_BYTES = 16 << 20
 
@@ -59,6 +63,7 @@ class Report:
     audit: EnvironmentAudit | None = None  # what the installed binaries say; None: not audited
     warnings: tuple[str, ...] = ()  # what was ignored on the way (a facts file's unknown keys, with --lenient)
     index_unreachable: str | None = None  # the network failure behind every "package index unreachable"
+    environment: Environment | None = None  # the probed target's environment: the terminal names it, JSON does not
 
     @property
     def exit_code(self) -> int:
@@ -98,19 +103,6 @@ def select_tools(names: tuple[str, ...]) -> list[Tool]:
     return list(dict.fromkeys(find_tool(name) for name in names))
 
 
-def default_python(env: dict[str, str] | os._Environ) -> str:
-    """The active virtual environment's Python (venv or conda), else python3 on PATH."""
-    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        prefix = env.get(variable)
-        if prefix:
-            for candidate in (Path(prefix) / "bin" / "python", Path(prefix) / "Scripts" / "python.exe"):
-                if candidate.exists():
-                    return str(candidate)
-    from shutil import which
-
-    return which("python3") or sys.executable
-
-
 def load_facts_file(path: Path, lenient: bool = False) -> tuple[Machine, tuple[str, ...]]:
     """The machine a facts file describes, and what was ignored in it. A key no fact has (`"gpu"`,
     `"nvidia_drvier"`) would leave its fact unknown in silence, so it is refused, naming the key and the one
@@ -143,9 +135,18 @@ def load_facts_file(path: Path, lenient: bool = False) -> tuple[Machine, tuple[s
     return machine, tuple(f"facts file {path}: {key.describe(', ignored')}" for key in stray)
 
 
-def probe_machine(request: CheckRequest, system: System) -> Machine:
-    python = request.python or default_python(os.environ)
-    machine = probes.collect(system, probes.Options(python=python, tools=watched_dists(), timeout=request.timeout))
+def start_probes(request: CheckRequest, system: System) -> probes.Probing:
+    return probes.start(system, probes.Options(python=target_python(request.python), timeout=request.timeout))
+
+
+def probe_machine(request: CheckRequest, system: System, probing: probes.Probing | None = None) -> Machine:
+    """The probed machine (`probing`: the probes of this request, already started), with the Requires-Dist of
+    the watched tools only: the target reports every distribution's."""
+    python = target_python(request.python)
+    machine = (probing or start_probes(request, system)).finish()
+    if machine.requires is not None:
+        watched = watched_dists()
+        machine = replace(machine, requires={k: v for k, v in machine.requires.items() if k in watched})
     problem = pyenv.interpreter_error(machine)
     if problem is not None:
         raise TargetPythonError(python, problem)
@@ -167,8 +168,52 @@ def judge(machine: Machine, tools: list[Tool], index: Index,
     chosen = index.offers((t.dist_name for t in wanted), lambda project: select(project, machine, target), choice,
                           requirements=pins_matter) if wanted else {}
     replacing = _replacements(machine, chosen, index, target) if pins_matter else {}
-    return tuple(evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists(), _audit_findings(tool, machine, audit),
-                          replacing) for tool in tools)
+    verdicts = {tool.dist_name: evaluate(tool, machine, chosen.get(tool.dist_name), watched_dists(),
+                                         _audit_findings(tool, machine, audit), replacing) for tool in tools}
+    verdict_of = _verdict_of(machine, index, target, verdicts)
+    return tuple(reconcile(verdicts[tool.dist_name], tool, verdict_of) for tool in tools)
+
+
+def _verdict_of(machine: Machine, index: Index, target: Target | str,
+                judged: Mapping[str, Verdict]) -> VerdictOf:
+    """The verdict here on what `pip install "name<specifier>"` would bring, for `reconcile`: the judged verdict
+    when the specifier keeps the installed release (or names none), else the index's release for it, judged as
+    if nothing of that name were installed. Looked up once per pair; None for a name no tool has."""
+    by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
+    seen: dict[tuple[str, str], Verdict | None] = {}
+
+    def verdict_of(name: str, spec: str) -> Verdict | None:
+        if (name, spec) not in seen:
+            tool = by_dist.get(name)
+            have = (machine.packages or {}).get(name)
+            keeps = not spec or (have is not None and _contains(spec, have))
+            if tool is None:
+                seen[name, spec] = None
+            elif keeps and name in judged:
+                seen[name, spec] = judged[name]
+            else:
+                seen[name, spec] = judge_pin(by_dist[name], "" if keeps else spec, machine, index, target)
+        return seen[name, spec]
+
+    return verdict_of
+
+
+def _contains(spec: str, version: str) -> bool:
+    try:
+        return SpecifierSet(spec).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return False
+
+
+def judge_pin(tool: Tool, spec: str, machine: Machine, index: Index, target: Target | str | None = None) -> Verdict:
+    """The verdict on the index's release of `tool` in `spec` here, judged as if it were not installed."""
+    target = target_for(machine) if target is None else target
+    name = tool.dist_name
+    choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
+    offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
+                           requirements=False)[name]
+    without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != name})
+    return evaluate(tool, without, offered, watched_dists())
 
 
 def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: Index,
@@ -178,16 +223,8 @@ def _replacements(machine: Machine, chosen: Mapping[str, Availability], index: I
     by_dist = {tool.dist_name: tool for tool in all_tools().values() if tool.on_index}
     pins = {str(r): r for available in chosen.values()
             for r in replacements_needed(available, machine, watched_dists()) if canonical_name(r.name) in by_dist}
-    out = {}
-    for text, requirement in pins.items():
-        name = canonical_name(requirement.name)
-        spec = str(requirement.specifier)
-        choice = target.key(spec) if not isinstance(target, str) else "unknown-target"
-        offered = index.offers([name], lambda project: select(project, machine, target, spec), choice,
-                               requirements=False)[name]
-        without = replace(machine, packages={k: v for k, v in (machine.packages or {}).items() if k != name})
-        out[text] = evaluate(by_dist[name], without, offered, watched_dists())
-    return out
+    return {text: judge_pin(by_dist[canonical_name(r.name)], str(r.specifier), machine, index, target)
+            for text, r in pins.items()}
 
 
 def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None) -> list[Finding]:
@@ -203,7 +240,9 @@ def _audit_findings(tool: Tool, machine: Machine, audit: EnvironmentAudit | None
     return findings
 
 
-def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None) -> Report:
+def run_check(request: CheckRequest, system: System | None = None, index: Index | None = None,
+              probing: probes.Probing | None = None) -> Report:
+    """`probing`: this request's probes, started by the caller before it imported the rest (the CLI)."""
     tools = select_tools(request.tools)
     probed = request.facts_file is None and request.profile is None  # decided here, not from the subject's words
     warnings: tuple[str, ...] = ()
@@ -218,12 +257,13 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
         profile = load_profile(request.profile)
         machine, subject = profile.machine, f"profile {profile.name}"
     else:
-        machine, subject = probe_machine(request, system or LiveSystem()), "this machine"
+        machine, subject = probe_machine(request, system or LiveSystem(), probing), "this machine"
     machine = derive(machine)  # every source, so a facts file is read as a probe would have read that machine
     from ..core.paths import cache_dir
 
     audit = (audit_target(machine, request.audit, watched_dists(), request.cache_dir or cache_dir())
              if probed else None)
+    environment = Environment.from_json((machine.identifiers or {}).get("environment")) if probed else None
     if not request.include_identifiers:
         machine = replace(machine, identifiers=None)
     elif probed:
@@ -231,10 +271,11 @@ def run_check(request: CheckRequest, system: System | None = None, index: Index 
 
         machine = replace(machine, identifiers={**(machine.identifiers or {}), "hostname": socket.gethostname()})
     index = index or Index(request.cache_dir or cache_dir(), offline=request.offline, timeout=request.timeout)
-    smoke = _smoke_results(request.python or default_python(os.environ)) if probed else {}
+    smoke = _smoke_results(target_python(request.python)) if probed else {}
     verdicts = judge(machine, tools, index, audit)
     return Report(subject, machine, verdicts, named=tuple(t.id for t in tools) if request.tools else (),
-                  smoke=smoke, audit=audit, warnings=warnings, index_unreachable=index.unreachable)
+                  smoke=smoke, audit=audit, warnings=warnings, index_unreachable=index.unreachable,
+                  environment=environment)
 
 
 def check_profiles(names: Iterable[str], offline: bool, timeout: float) -> dict[str, Report]:

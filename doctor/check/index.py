@@ -18,6 +18,7 @@ failure falls back to a stale cache before it gives up as unknown.
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
 import enum
 import functools
@@ -428,6 +429,22 @@ def _missed(project: Project, target: Target, chosen: Candidate | None, python_m
     if too_new:
         return str(newest), f" (newer {newest} needs Python {too_new[0].file.requires_python})"
     return str(newest), f" (newer {newest} has no file for {target.description})"
+
+
+def nearest_releases(project: Project, wanted: str, count: int = 3) -> list[str] | None:
+    """None when `wanted` is a release of `project` on the index (files for any platform, yanked or not);
+    else up to `count` releases nearest to it, newest first: those just below and above where it would sort."""
+    name = canonicalize_name(project.name)
+    releases = sorted({v for v in (_release_of(f.filename, name) for f in project.files) if v is not None})
+    version = _version(wanted)
+    if version is not None and version in releases:
+        return None
+    if version is None:  # not a version at all: the newest releases are the nearest useful ones
+        return [str(v) for v in releases[::-1][:count]]
+    at = bisect.bisect_left(releases, version)
+    near = releases[max(0, at - count):at + count]
+    near.sort(key=lambda v: (abs(releases.index(v) - at + 0.5), -releases.index(v)))
+    return [str(v) for v in sorted(near[:count], reverse=True)]
 
 
 def wheel_fits(filename: str, target: Target | str) -> bool:

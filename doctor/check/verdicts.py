@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..core.facts import Machine, canonical_name, parse_version
-from ..dsl.rules import Ctx, Finding, RuleJudgement, Status, judge_rules, worst
+from ..dsl.fixcmd import PipInstall, parse_pip_installs, with_specifier
+from ..dsl.rules import Ctx, Finding, RuleJudgement, Status, alternatives_here, judge_rules, worst
 from ..dsl.tool import Tool
 from .index import Availability, Offer
 
@@ -108,10 +109,7 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
                                            "it on this machine", None, None))
     findings.sort(key=lambda f: -f.status.rank)
     status = worst(f.status for f in findings)
-    # A fix is worth showing if its finding is as bad as the verdict: "pip install X" from the
-    # index means nothing when a rule says X cannot work here.
-    floor = Status.OK if status is Status.OK else (Status.UNKNOWN if status is Status.UNSUPPORTED else Status.CAVEATS)
-    fixes = _unique(f.fix for f in findings if f.fix and f.status.rank >= floor.rank)
+    fixes = _shown_fixes(findings, status)
     return Verdict(
         tool=tool.id,
         status=status,
@@ -121,9 +119,92 @@ def evaluate(tool: Tool, machine: Machine, available: Availability | None = None
         sources=_unique(f.source for f in findings if f.source),
         available=None if installed is not None else available,
         findings=tuple(findings),
-        alternative=tool.alternative if status is Status.UNSUPPORTED else None,
+        alternative=alternatives_here(tool.alternatives, machine) if status is Status.UNSUPPORTED else None,
         undecided=frozenset().union(*(f.facts for f in findings)) if status is Status.UNKNOWN else frozenset(),
     )
+
+
+def _shown_fixes(findings: Sequence[Finding], status: Status) -> tuple[str, ...]:
+    """The fixes worth showing: those of findings as bad as the verdict. "pip install X" from the index means
+    nothing when a rule says X cannot work here, and under a blocking (unsupported) finding only what lifts
+    the block helps: `pip install "transformers<=5.17"` does not give unsloth the GPU it needs."""
+    floor = {Status.OK: Status.OK, Status.UNSUPPORTED: Status.UNSUPPORTED}.get(status, Status.CAVEATS)
+    if status is Status.UNSUPPORTED and any(f.status is status and not f.fix for f in findings):
+        return ()  # a block nothing lifts ("needs a GPU"): no other fix makes it work; the alternative says what does
+    return _unique(f.fix for f in findings if f.fix and f.status.rank >= floor.rank)
+
+
+VerdictOf = Callable[[str, str], "Verdict | None"]
+_BLOCKING = (Status.BUILD, Status.UNSUPPORTED)  # the index's release is not what works here
+
+
+def reconcile(verdict: Verdict, tool: Tool, verdict_of: VerdictOf) -> Verdict:
+    """`verdict` with every fix held against the verdicts of what it installs, so that carrying a fix out
+    improves the verdict here rather than installing what another rule calls broken.
+
+    `verdict_of(name, specifier)` is the verdict on this machine for what `pip install "name<specifier>"` would
+    bring (None: not a tool aidoctor judges). A fix that installs another tool from the index is replaced by
+    that tool's own way here when its verdict has one (a rule whose fix installs it otherwise: torch's CPU
+    index on a machine without a GPU), else dropped when that verdict is blocking, or, when unsupported,
+    replaced by what lifts the block. A fix from the index's own offer of this tool (its pins, its wheel) is
+    dropped when one of the tool's rules says the index release needs a build or cannot work here: that
+    rule's fix is the way, as it is when a rule at the verdict's status installs the tool its own way (torch
+    from its CPU index on a machine without a GPU). An alternative naming an unsupported tool is dropped.
+    """
+    own = {tool.dist_name, *(canonical_name(c) for c in tool.companions)}
+    rule_way = any(f.rule is not None and f.fix and (f.status in _BLOCKING or (
+        f.status is verdict.status is not Status.OK and any(i.name in own for i in parse_pip_installs(f.fix))))
+        for f in verdict.findings)  # a rule that names how to get this tool here, or says the index's is wrong
+    findings = tuple(f if not f.fix else replace(f, fix=_honest_fix(f, own, rule_way, verdict_of))
+                     for f in verdict.findings)
+    alternative = "; ".join(part for part in (verdict.alternative or "").split("; ") if part and not any(
+        i.from_index and i.name not in own and _status_of(verdict_of, i) is Status.UNSUPPORTED
+        for i in parse_pip_installs(part))) or None
+    if findings == verdict.findings and alternative == verdict.alternative:
+        return verdict
+    return replace(verdict, findings=findings, fixes=_shown_fixes(findings, verdict.status), alternative=alternative)
+
+
+def _status_of(verdict_of: VerdictOf, install: PipInstall) -> Status | None:
+    other = verdict_of(install.name, install.specifier)
+    return None if other is None else other.status
+
+
+def _honest_fix(finding: Finding, own: set[str], rule_way: bool, verdict_of: VerdictOf) -> str | None:
+    fix = finding.fix
+    assert fix is not None
+    installs = [i for i in parse_pip_installs(fix) if i.from_index]
+    for install in installs:
+        if install.name in own:
+            if finding.rule is None and rule_way:
+                return None
+            continue
+        other = verdict_of(install.name, install.specifier)
+        if other is None or other.status in (Status.OK, Status.UNKNOWN):
+            continue  # it works there, or nothing is known against it
+        way = own_way(other, install.name)
+        if way is not None and len(installs) == 1:
+            assert way[0].fix is not None
+            return with_specifier(way[0].fix, way[1], install.specifier)
+        if other.status is Status.UNSUPPORTED:
+            return other.fixes[0] if other.fixes and len(installs) == 1 else None
+        if other.status is Status.BUILD:
+            return None
+    return fix
+
+
+def own_way(verdict: Verdict, name: str) -> tuple[Finding, PipInstall] | None:
+    """The finding of `verdict` (at its status, from a rule) whose fix installs `name` (torch's rule naming its
+    CPU index on a machine without a GPU), and that install; None when the verdict is ok or names no way."""
+    if verdict.status is Status.OK:
+        return None
+    for finding in verdict.findings:
+        if finding.rule is None or not finding.fix or finding.status is not verdict.status:
+            continue
+        for install in parse_pip_installs(finding.fix):
+            if install.name == name:
+                return finding, install
+    return None
 
 
 def _with_rules(rules: RuleJudgement, others: list[Finding]) -> list[Finding]:

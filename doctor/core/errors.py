@@ -91,6 +91,14 @@ class TargetPythonError(BadInput):
 # -- install --
 
 
+class NoSuchRelease(BadInput):
+    """TOOL==VERSION names a version the package index has no release of."""
+
+    def __init__(self, dist: str, version: str, nearest: list[str]) -> None:
+        near = f"; the nearest releases: {', '.join(nearest)}" if nearest else "; the index lists no release of it"
+        super().__init__(f"{dist} {version} is not a release on the package index{near}")
+
+
 class InstallFailed(AidoctorError):
     """The install ran and failed; the environment was rolled back."""
 

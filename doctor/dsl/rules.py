@@ -525,3 +525,26 @@ def _either(labels: list[str]) -> str:
     elif releases:
         rest.append(prefix + ", ".join(releases))
     return " or ".join(rest)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """What to use where a tool cannot work, and where that is worth saying: `where` false on a machine
+    (a Mac-only alternative on Linux) keeps it out of that machine's verdict."""
+
+    use: str
+    where: Cond = field(default_factory=always)
+
+    def here(self, ctx: Ctx) -> str | None:
+        """How to say it on this machine: as is, qualified when a missing fact leaves `where` open, or None."""
+        applies = self.where(ctx)
+        if applies is False:
+            return None
+        return self.use if applies else f"if {self.where.text}: {self.use}"
+
+
+def alternatives_here(alternatives: Iterable[Alternative], machine: Machine) -> str | None:
+    """The alternatives that apply on `machine`, joined; None when none does."""
+    ctx = Ctx(machine)
+    said = [text for text in (a.here(ctx) for a in alternatives) if text]
+    return "; ".join(said) or None

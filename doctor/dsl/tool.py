@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..core.facts import canonical_name
 from .recipe import Recipe
-from .rules import Rule
+from .rules import Alternative, Rule
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Tool:
     on_index: bool = True  # False: not on the package index; rules alone say how to get it
     sdist_compiles: bool = True  # False: the sdist installs without compiling (deepspeed builds its ops at first use)
     companions: tuple[str, ...] = ()  # distributions installed with it whose pins matter too (unsloth-zoo)
-    alternative: str | None = None  # what to use where this tool cannot work
+    alternatives: tuple[Alternative, ...] = ()  # what to use where this tool cannot work, each where it applies
     homepage: str | None = None
     # Other names people type for it (`llama-factory` for llamafactory): matched as pip matches names,
     # case, `_` and `.` aside, like the id and the distribution name

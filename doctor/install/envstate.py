@@ -60,6 +60,12 @@ class Dist:
     record_sha256: str | None
     fingerprint: str | None = None  # protected distributions only
     requires: tuple[str, ...] = ()  # Requires-Dist, markers and all
+    installer: str | None = None  # protected distributions only: "conda", "pip", "uv"... (conda-meta, INSTALLER)
+    in_env: bool = True  # False: seen from outside the environment (a --system-site-packages venv's base)
+
+    @property
+    def by_conda(self) -> bool:
+        return self.installer == "conda"
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,19 @@ class EnvState:
                 "writable": self.writable, "python_tag": self.python_tag,
                 "dists": {key: {"name": d.name, "version": d.version, "dist_info": d.dist_info,
                                 "record_sha256": d.record_sha256, "fingerprint": d.fingerprint,
-                                "requires": list(d.requires)} for key, d in self.dists.items()}}
+                                "requires": list(d.requires), "installer": d.installer, "in_env": d.in_env}
+                          for key, d in self.dists.items()}}
 
     def pins(self) -> list[str]:
         """Constraints that hold the protected distributions where they are."""
         return [f"{dist.name}=={dist.version}" for dist in sorted(self.protected().values(), key=lambda d: d.name)]
+
+    def conda_pins(self) -> list[str]:
+        """Pins that hold even with --allow-torch-change: pip must never replace what conda installed, since
+        conda would still list the package and its files and a later `conda install` or `conda remove` would
+        break the environment (https://docs.conda.io/projects/conda/en/latest/user-guide/tasks/manage-environments.html#using-pip-in-an-environment)."""
+        return [f"{dist.name}=={dist.version}" for dist in sorted(self.protected().values(), key=lambda d: d.name)
+                if dist.by_conda]
 
 
 def parse_env_state(text: str) -> EnvState:
@@ -106,7 +120,8 @@ def parse_env_state(text: str) -> EnvState:
 def state_from_json(data: Mapping) -> EnvState:
     """Raises KeyError, TypeError or ValueError on a malformed state."""
     dists = {name: Dist(info["name"], info["version"], info["dist_info"], info.get("record_sha256"),
-                        info.get("fingerprint"), tuple(info.get("requires") or ())) for name, info in data["dists"].items()}
+                        info.get("fingerprint"), tuple(info.get("requires") or ()), info.get("installer"),
+                        info.get("in_env") is not False) for name, info in data["dists"].items()}
     return EnvState(data["prefix"], data["base_prefix"], bool(data["conda"]), data["purelib"], bool(data["writable"]),
                     data["python_tag"], dists)
 
@@ -165,6 +180,16 @@ def differences(before: EnvState, after: EnvState) -> tuple[list[str], list[str]
     return added, changed
 
 
+def removable(before: EnvState, after: EnvState) -> list[str]:
+    """What a rollback uninstalls: the distributions the install added or changed, inside the environment only.
+
+    In a --system-site-packages venv pip installs over a base distribution by shadowing it in the venv
+    ("Not uninstalling X ..., outside environment"); removing the venv's copy brings the base one back.
+    """
+    added, changed = differences(before, after)
+    return [after.dists[name].name for name in added + changed if after.dists[name].in_env]
+
+
 # -- backup and restore: the file-system side of a rollback --
 
 
@@ -220,6 +245,8 @@ def backup(state: EnvState, names: list[str], dest: Path) -> Path:
     manifest: dict[str, list[str]] = {}
     for name in names:
         dist = state.dists[canonical_name(name)]
+        if not dist.in_env:  # pip leaves a base distribution in place, so there is nothing to put back
+            continue
         owned = []
         for path in _owned_files(dist):
             if path.is_file():

@@ -27,7 +27,6 @@ from ..core.paths import journals_dir
 from ..core.system import System, process_alive, stop_children
 from . import envstate
 from .envstate import EnvState
-from .plan import pip
 
 JOURNAL_FORMAT = "aidoctor.journal/1"
 UNINSTALL_TIMEOUT = 600.0
@@ -40,6 +39,7 @@ UNINSTALL_TIMEOUT = 600.0
 class Journal:
     path: Path
     python: str
+    pip: tuple[str, ...]  # how the install ran pip for the target (pipcmd.PipRoute.prefix): a repair does the same
     prefix: str  # the environment's sys.prefix: what the journal is keyed by
     pid: int
     started: str
@@ -50,7 +50,8 @@ class Journal:
     backup_manifest: str | None = None  # set once the backup of what the install replaces is complete
 
     def to_json(self) -> dict:
-        return {"format": JOURNAL_FORMAT, "python": self.python, "prefix": self.prefix, "pid": self.pid,
+        return {"format": JOURNAL_FORMAT, "python": self.python, "pip": list(self.pip), "prefix": self.prefix,
+                "pid": self.pid,
                 "started": self.started, "tool": self.tool, "run_dir": self.run_dir, "entries": dict(self.entries),
                 "backup_manifest": self.backup_manifest, "snapshot": self.snapshot.to_json()}
 
@@ -64,9 +65,9 @@ def journal_path(prefix: str) -> Path:
     return journals_dir() / f"{key}.json"
 
 
-def new_journal(python: str, tool: str, run_dir: Path, snapshot: EnvState) -> Journal:
+def new_journal(python: str, pip: tuple[str, ...], tool: str, run_dir: Path, snapshot: EnvState) -> Journal:
     """Called right before the first change: the folders pip writes to are listed as they are now."""
-    return Journal(journal_path(snapshot.prefix), python, snapshot.prefix, os.getpid(), utc_timestamp(), tool,
+    return Journal(journal_path(snapshot.prefix), python, tuple(pip), snapshot.prefix, os.getpid(), utc_timestamp(), tool,
                    str(run_dir), snapshot, envstate.list_entries(snapshot))
 
 
@@ -80,7 +81,7 @@ def parse_journal(path: Path, text: str) -> Journal:
         data = json.loads(text)
         if data.get("format") != JOURNAL_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {JOURNAL_FORMAT}")
-        return Journal(path, str(data["python"]), str(data["prefix"]), int(data["pid"]), str(data["started"]),
+        return Journal(path, str(data["python"]), tuple(str(a) for a in data["pip"]), str(data["prefix"]), int(data["pid"]), str(data["started"]),
                        str(data["tool"]), str(data["run_dir"]), envstate.state_from_json(data["snapshot"]),
                        {str(k): [str(n) for n in v] for k, v in dict(data.get("entries") or {}).items()},
                        data.get("backup_manifest"))
@@ -143,8 +144,7 @@ class RollbackPlan:
 
 def plan_rollback(before: EnvState, now: EnvState, restorable: list[str],
                   left_behind: list[Path] = ()) -> RollbackPlan:
-    added, changed = envstate.differences(before, now)
-    remove = tuple(now.dists[name].name for name in added + changed)
+    remove = tuple(envstate.removable(before, now))
     return RollbackPlan(remove, tuple(restorable), tuple(envstate.drift(before, now)),
                         tuple(str(p) for p in left_behind))
 
@@ -185,7 +185,7 @@ class RollbackOutcome:
         return f"the environment is NOT back as it was: {'; '.join(parts)}; {finish}"
 
 
-def roll_back(system: System, python: str, before: EnvState, backup_manifest: Path | None,
+def roll_back(system: System, python: str, pip: tuple[str, ...], before: EnvState, backup_manifest: Path | None,
               journal: Journal | None, shield: Shield | None = None) -> RollbackOutcome:
     """Put the environment back to `before`, verify it against `before`, and drop the journal when it is.
 
@@ -203,7 +203,7 @@ def roll_back(system: System, python: str, before: EnvState, backup_manifest: Pa
         plan = plan_rollback(before, now, envstate.backed_up(backup_manifest) if backup_manifest else [],
                              envstate.left_behind(entries))
         if plan.remove:
-            result = system.run(pip(python, "uninstall", "-y", *plan.remove), timeout=UNINSTALL_TIMEOUT)
+            result = system.run((*pip, "uninstall", "-y", *plan.remove), timeout=UNINSTALL_TIMEOUT)
             checkpoint()
             if not result.ok:
                 raise AidoctorError(f"pip uninstall failed: {result.failure()}")
@@ -310,7 +310,7 @@ class Repair:
         elif self.plan.drift:
             lines.append(f"different from the snapshot ({len(self.plan.drift)}): {'; '.join(self.plan.drift)}")
         if self.plan.remove:
-            lines.append("uninstall: " + " ".join(pip(self.python, "uninstall", "-y", *self.plan.remove)))
+            lines.append("uninstall: " + " ".join((*self.journal.pip, "uninstall", "-y", *self.plan.remove)))
         if self.plan.left_behind:
             lines.append(f"remove what the interrupted pip wrote before any RECORD named it "
                          f"({len(self.plan.left_behind)}): {', '.join(self.plan.left_behind)}")
@@ -344,4 +344,4 @@ def repair(system: System, found: Repair, shield: Shield | None = None) -> Rollb
     if manifest is not None and not manifest.exists():
         raise AidoctorError(f"the backup {manifest} named by {journal.path} is gone; the distributions the install "
                             f"replaced cannot be restored: reinstall them with pip, then delete {journal.path}")
-    return roll_back(system, found.python, journal.snapshot, manifest, journal, shield)
+    return roll_back(system, found.python, journal.pip, journal.snapshot, manifest, journal, shield)

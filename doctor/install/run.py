@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,23 +23,29 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ...wheels.store import StoredWheel, Wheelhouse, file_sha256
-from ..check.engine import CheckRequest, default_python, load_facts_file, probe_machine, select_tools
-from ..check.index import Availability, Index, Offer, select, target_for, wheel_fits
-from ..check.verdicts import evaluate, marker_environment
+from ..check.engine import CheckRequest, judge_pin, load_facts_file, probe_machine, select_tools
+from ..check.index import Availability, Index, Offer, nearest_releases, select, target_for, wheel_fits
+from ..check.verdicts import Verdict, evaluate, marker_environment
 from ..core.errors import (
-    AidoctorError, BadInput, InstallFailed, InstallInterrupted, Interrupted, NotAnEnvironmentYouMayChange, RolledBack,
-    TorchChangeNeeded,
+    AidoctorError, BadInput, InstallFailed, InstallInterrupted, Interrupted, NoSuchRelease,
+    NotAnEnvironmentYouMayChange, RolledBack, TorchChangeNeeded,
 )
 from ..core.facts import Machine, canonical_name
 from ..core.paths import builds_dir, cache_dir, runs_dir, wheelhouse_dir
 from ..core.smoke_store import SmokeStore
 from ..core.system import LiveSystem, System, interrupts_call
 from ..dsl.tool import Tool
+from ..probes.pyenv import target_python
+from ..probes.target import Environment
 from . import envstate, recovery
 from .argv import BuiltWheel, RequirementsOf, ResolvedWheels, expand
 from .build import Log, compile_wheel, prepare_source
 from .envstate import EnvState
-from .plan import Action, InstallRequest, Paths, Plan, Route, Step, Stored, make_plan, not_protected, pip
+from .pipcmd import choose_pip, host_pip
+from .plan import (
+    Action, InstallRequest, Paths, Plan, Route, Step, Stored, arrival_note, brought_note, make_plan, not_protected,
+    own_way_note, parse_arrivals,
+)
 from .smoke import SmokeResult, run_smoke
 
 BUILD_TIMEOUT = 6 * 3600.0  # flash-attn's own CI allows 5 h at MAX_JOBS=1
@@ -62,6 +69,7 @@ class Prepared:
     machine: Machine
     state: EnvState
     wheelhouse: Wheelhouse
+    environment: Environment | None = None  # the target's, named on the terminal; None for another machine
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
         machine, python, state = _elsewhere(request)
     else:
         system = system or LiveSystem()
-        python = request.python or default_python(os.environ)
+        python = target_python(request.python)
         machine = probe_machine(CheckRequest(python=python, timeout=request.timeout), system)
         state = envstate.capture(system, python)
         _check_changeable(python, state)
@@ -103,6 +111,10 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     if tool.on_index:
         index = index or Index(cache_dir(), offline=request.offline, timeout=request.timeout)
         project = index.projects([tool.dist_name])[tool.dist_name]
+        if request.version and not isinstance(project, str):
+            nearest = nearest_releases(project, request.version)
+            if nearest is not None:  # refused before any plan: a plan for a release that does not exist is none
+                raise NoSuchRelease(tool.dist, request.version, nearest)
         # A pinned or ranged request goes through the same selection as a plain one.
         available = (Availability(Offer.UNKNOWN, reason=project) if isinstance(project, str)
                      else select(project, machine, specifier=f"=={request.version}" if request.version else ""))
@@ -120,11 +132,44 @@ def prepare(request: InstallRequest, system: System | None = None, index: Index 
     else:
         paths = Paths(wheelhouse.root, run=runs_dir() / f"{tool.id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
                       builds_root=builds_dir())
-    plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths)
+    pip_route = None if elsewhere else choose_pip(python, machine.python, "pip" in state.dists, request.bootstrap_pip,
+                                                  host_pip(), shutil.which("uv"), request.offline)
+    plan = make_plan(replace(request, python=python), tool, machine, verdict, available, stored, state, paths,
+                     pip_route)
+    if plan.route is not Route.IMPOSSIBLE and index is not None:
+        plan = replace(plan, notes=plan.notes + _warnings(tool, verdict, available, fresh, index))
     if elsewhere:
         plan = replace(plan, subject=(f"profile {request.profile}" if request.profile is not None
                                       else f"facts file {request.facts_file}"))
-    return Prepared(request, plan, tool, python, machine, state, wheelhouse)
+    environment = None if elsewhere else Environment.from_json((machine.identifiers or {}).get("environment"))
+    return Prepared(request, plan, tool, python, machine, state, wheelhouse, environment)
+
+
+def _warnings(tool: Tool, verdict: Verdict, available: Availability | None, machine: Machine,
+              index: Index) -> tuple[str, ...]:
+    """What the plan must not do silently: take the index's build of the tool where its own verdict names
+    another (torch's CUDA wheel on a machine without a GPU), or bring a protected tool (torch) into an
+    environment that has none, whatever build that is."""
+    from ...recipes import all_tools
+
+    notes = [note for note in (own_way_note(tool, verdict, f"=={available.version}" if available and
+                                            available.version else ""),) if note]
+    env = marker_environment(machine)
+    by_dist = {t.dist_name: t for t in all_tools().values() if t.on_index}
+    for text in (available.requires_dist or ()) if available is not None else ():
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        name = canonical_name(requirement.name)
+        if name not in by_dist or not envstate.is_protected(name) or name in (machine.packages or {}):
+            continue
+        if requirement.marker is not None and (env is None or "extra" in str(requirement.marker)
+                                               or not requirement.marker.evaluate(env)):
+            continue
+        spec = str(requirement.specifier)
+        notes.append(brought_note(by_dist[name], spec, judge_pin(by_dist[name], spec, machine, index)))
+    return tuple(notes)
 
 
 def _elsewhere(request: InstallRequest) -> tuple[Machine, str, EnvState]:
@@ -252,7 +297,8 @@ class _Run:
         """Before the first change to the target environment: the journal a crash would leave behind."""
         self.touched = True
         if self.journal is None:
-            self.journal = recovery.new_journal(self.prepared.python, self.plan.tool, self.paths.run, self.before)
+            self.journal = recovery.new_journal(self.prepared.python, self._pip_prefix(), self.plan.tool,
+                                                self.paths.run, self.before)
             self._write_journal()
 
     def _write_journal(self) -> None:
@@ -260,6 +306,11 @@ class _Run:
         manifest = None if self.backup_manifest is None else str(self.backup_manifest)
         self.journal = replace(self.journal, backup_manifest=manifest)
         recovery.write_journal(self.journal)
+
+    def _pip_prefix(self) -> tuple[str, ...]:
+        """How this install runs pip for the target: the rollback (and a repair) uninstalls the same way."""
+        assert self.plan.pip is not None, "an install runs only with a way to run pip"
+        return tuple(self.plan.pip.prefix)
 
     def finished(self) -> None:
         if self.journal is not None:
@@ -271,8 +322,8 @@ class _Run:
         if stopped:
             self.reporter.info(f"stopped {stopped} process(es) aidoctor had started")
         self.reporter.info("rolling back")
-        outcome = recovery.roll_back(self.system, self.prepared.python, self.before, self.backup_manifest,
-                                     self.journal, shield)
+        outcome = recovery.roll_back(self.system, self.prepared.python, self._pip_prefix(), self.before,
+                                     self.backup_manifest, self.journal, shield)
         self.log.write_line(f"== rollback: {outcome.summary()}")
         return outcome
 
@@ -299,6 +350,12 @@ class _Run:
         conflict = "ResolutionImpossible" in text or "conflicting dependencies" in text
         if conflict and any(envstate.is_protected(name) for name in _requirement_names(text)):
             cause = next((line for line in lines if "depends on" in line or "requires" in line), last)
+            conda = self.before.conda_pins()
+            if conda:
+                return TorchChangeNeeded(
+                    f"{self.plan.tool} {self.plan.version or ''} needs another {envstate.protected_stack('or')} "
+                    f"than {', '.join(conda)}, which conda installed: {cause}; change it with conda "
+                    f"(conda install), or ask for a version of {self.plan.tool} that accepts it")
             return TorchChangeNeeded(
                 f"{self.plan.tool} {self.plan.version or ''} needs another {envstate.protected_stack('or')} than "
                 f"the installed {', '.join(self.before.pins()) or 'ones'}: {cause}; rerun with --allow-torch-change "
@@ -310,8 +367,13 @@ class _Run:
     # -- the step actions --
 
     def do_pin(self, step: Step) -> None:
-        pins = [] if self.allow_change else self.before.pins()
+        pins = self.before.conda_pins() if self.allow_change else self.before.pins()
         self.paths.constraints.write_text("".join(p + "\n" for p in pins))
+
+    def do_bootstrap_pip(self, step: Step) -> None:
+        self.about_to_change()
+        self.pip(expand(step.argv, {}), "installing pip into the target (ensurepip)")
+        self.present = envstate.capture(self.system, self.prepared.python)
 
     def do_build_requires(self, step: Step) -> None:
         self.about_to_change()
@@ -356,6 +418,16 @@ class _Run:
         # The plan could only name the built wheel: now it is a file in the wheelhouse.
         built = {BuiltWheel: [str(self.tool_wheel.path)]} if self.tool_wheel is not None else {}
         self.resolved = self._resolve(expand(step.argv, built), self.paths.report, "resolving")
+        self._say_arrivals()
+
+    def _say_arrivals(self) -> None:
+        """Which build of a protected tool (torch) pip would bring into an environment that has none, from
+        its report, and whether it suits this machine."""
+        from ...recipes import all_tools
+
+        tools = {t.dist_name: t for t in all_tools().values()}
+        for arrival in parse_arrivals(self.resolved, list(self.before.dists), list(tools)):
+            self.reporter.info(arrival_note(arrival, tools[arrival.name], self.prepared.machine))
 
     def _resolve(self, argv: list[str], report: Path, what: str) -> list[dict]:
         try:
@@ -526,7 +598,8 @@ class _Run:
                                 + (f"; likely cause: {result.cause}" if result.cause else ""))
 
 HANDLERS: dict[Action, Callable[[_Run, Step], None]] = {
-    Action.PIN: _Run.do_pin, Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
+    Action.PIN: _Run.do_pin, Action.BOOTSTRAP_PIP: _Run.do_bootstrap_pip,
+    Action.BUILD_REQUIRES: _Run.do_build_requires, Action.SOURCE: _Run.do_source,
     Action.BUILD: _Run.do_build, Action.STORE_BUILT: _Run.do_store_built, Action.RESOLVE: _Run.do_resolve,
     Action.RESOLVE_DEPS: _Run.do_resolve_deps, Action.FETCH: _Run.do_fetch, Action.FETCH_KEPT: _Run.do_fetch_kept,
     Action.STORE_FETCHED: _Run.do_store_fetched, Action.BACKUP: _Run.do_backup, Action.INSTALL: _Run.do_install,

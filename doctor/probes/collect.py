@@ -1,7 +1,10 @@
 """Run the probes concurrently, each under a hard timeout, and merge what they find.
 
-`collect()` first asks `uname` which kind of machine this is, then runs the
-probes that apply to it at the same time. A probe that fails or runs past the
+`start()` launches the target Python's probe (the slowest: an interpreter
+start and a walk of its site-packages), asks `uname` which kind of machine
+this is, then launches the probes that apply to it; all run at the same time
+while the caller goes on (the CLI imports the engine meanwhile), and
+`Probing.finish()` waits for them. `collect()` is both in one call. A probe that fails or runs past the
 budget leaves its facts unknown with the reason; it never stops the others.
 The merge (`derive`) then fills in facts that come from several places: a
 GB10's GPU memory from system memory, a Jetson's compute capability from its
@@ -11,7 +14,6 @@ SoC, whether MPS can be used from the chip, the macOS version and the Python.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import time
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -42,13 +44,13 @@ OWNED = {
 @dataclass(frozen=True)
 class Options:
     python: str  # the target interpreter
-    tools: frozenset[str] = frozenset()  # distributions whose Requires-Dist the target reports
     timeout: float = 5.0  # for each command
     budget: float = 15.0  # for the whole collection
 
 
 def probes_for(os_name: str | None, arch: str | None, options: Options) -> dict[str, ProbeFn]:
-    selected: dict[str, ProbeFn] = {"python": functools.partial(pyenv.probe, python=options.python, tools=options.tools)}
+    """The host probes that apply to this kind of machine; the target Python's probe always runs."""
+    selected: dict[str, ProbeFn] = {}
     if os_name == "linux":
         selected["linux"] = host.probe_linux
         selected["nvidia-smi"] = nvidia.probe_smi
@@ -60,25 +62,52 @@ def probes_for(os_name: str | None, arch: str | None, options: Options) -> dict[
     return selected
 
 
-def collect(system: System, options: Options) -> Machine:
+@dataclass(frozen=True)
+class Probing:
+    """Probes under way: `finish()` waits for them (within the budget) and merges what they found."""
+    options: Options
+    started: float
+    base: Partial  # uname's answer
+    base_ms: int  # how long uname took
+    pool: concurrent.futures.ThreadPoolExecutor
+    futures: dict[concurrent.futures.Future, str]
+    begun: dict[str, float]
+
+    def finish(self) -> Machine:
+        return _merge(self)
+
+
+def start(system: System, options: Options) -> Probing:
     started = time.monotonic()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(OWNED), thread_name_prefix="probe")
+    begun = {"python": started}
+    futures = {pool.submit(pyenv.probe, system, options.timeout, python=options.python): "python"}
     base = host.probe_uname(system, options.timeout)
+    base_ms = _ms(started)
+    for name, fn in probes_for(base.facts.get("os"), base.facts.get("arch"), options).items():
+        begun[name] = time.monotonic()
+        futures[pool.submit(fn, system, options.timeout)] = name
+    return Probing(options, started, base, base_ms, pool, futures, begun)
+
+
+def collect(system: System, options: Options) -> Machine:
+    return start(system, options).finish()
+
+
+def _merge(probing: Probing) -> Machine:
+    options, started, base, futures, begun = (probing.options, probing.started, probing.base, probing.futures,
+                                              probing.begun)
     facts: dict = dict(base.facts)
     unknown: dict[str, str] = dict(base.unknown)
     states: dict[str, FactState] = dict(base.states)
     identifiers: dict = dict(base.identifiers)
     runs: list[ProbeRun] = [ProbeRun(name="uname", status=ProbeStatus.OK if base.facts else ProbeStatus.FAILED,
-                                     duration_ms=_ms(started), reason=base.unknown.get("os"))]
-    selected = probes_for(facts.get("os"), facts.get("arch"), options)
-    if "jetson" not in selected and facts.get("os") is not None:
+                                     duration_ms=probing.base_ms, reason=base.unknown.get("os"))]
+    if "jetson" not in begun and facts.get("os") is not None:
         facts["jetson"] = False
-
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="probe")
-    begun = {name: time.monotonic() for name in selected}
-    futures = {pool.submit(fn, system, options.timeout): name for name, fn in selected.items()}
     remaining = max(0.1, options.budget - (time.monotonic() - started))
     done, pending = concurrent.futures.wait(futures, timeout=remaining)
-    pool.shutdown(wait=False, cancel_futures=True)
+    probing.pool.shutdown(wait=False, cancel_futures=True)
 
     for future in done:
         name = futures[future]

@@ -6,11 +6,11 @@ under a hard timeout. SCRIPT needs only the standard library of Python >= 3.8
 and prints one JSON object: the Python version and build (free-threaded or not),
 its C library (glibc and its version, or musl and its version as pip reads it:
 the interpreter's PT_INTERP loader, run bare), whether the process runs
-under Rosetta 2, every installed distribution, the Requires-Dist of the
-training tools and how torch was built. It never imports torch (1.8-3 s, and
-it can initialise CUDA): torch/version.py is read as text, and the CUDA arch
-list is the string that `torch.cuda.get_arch_list()` returns, read from the
-library it is compiled into (`scan_arch_list` in target_script.py).
+under Rosetta 2, every installed distribution with its Requires-Dist, and how
+torch was built. It never imports torch (1.8-3 s, and it can initialise CUDA):
+torch/version.py is read as text, and the CUDA arch list is the string that
+`torch.cuda.get_arch_list()` returns, read from the library it is compiled into
+(`scan_arch_list` in target_script.py).
 
 When the target cannot be inspected at all, every fact this probe owns is
 missing in the state BAD_TARGET and `unknown["python"]` begins with one of
@@ -29,13 +29,15 @@ sys.executable goes into `identifiers` only.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
-from typing import Any, Iterable, Protocol
+from typing import Any, Mapping, Protocol
 
 from ..core.facts import FactState, TorchBuild, canonical_name
 from ..core.jsonio import last_json_object
 from ..core.system import CommandResult, System
 from .base import Partial
+from .target import choose_target, describe_environment
 
 # The facts this probe owns; probes.OWNED["python"] lists the same.
 FACTS = ("python", "python_build", "python_translated", "glibc", "libc", "musl", "packages", "requires",
@@ -52,7 +54,7 @@ SOURCE = resources.files(__package__).joinpath("target_script.py").read_text(enc
 
 # Python 2 and 3.0-3.7 cannot compile SOURCE; this guard compiles everywhere, so
 # an old interpreter still says what it is. With VERSION_ONLY it stops there. Otherwise the
-# first argument is target_script's mode: `report TOOL...` here, `env-state` for install/envstate.py.
+# first argument is target_script's mode: `report` here, `env-state` for install/envstate.py.
 SCRIPT = (
     "import json, sys\n"
     f"if sys.version_info < (3, 8) or sys.argv[1:] == [{VERSION_ONLY!r}]:\n"
@@ -63,9 +65,16 @@ SCRIPT = (
 )
 
 
-def probe(system: System, timeout: float, *, python: str, tools: Iterable[str] = ()) -> Partial:
-    """`tools`: canonical names of the distributions whose Requires-Dist to report."""
-    result = system.run([python, "-c", SCRIPT, "report", *sorted(tools)], timeout)
+def target_python(given: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The interpreter to inspect: the one given, else the active virtual environment's (venv or conda), else
+    python3 on PATH; how each is read (a folder, a relative path, a link, a removed venv) is target.choose_target."""
+    return choose_target(given, os.environ if env is None else env)
+
+
+def probe(system: System, timeout: float, *, python: str) -> Partial:
+    """Every installed distribution and its Requires-Dist: no tool list, so the probe can start before the
+    tool registry is loaded (the caller keeps the requirements it needs)."""
+    result = system.run([python, "-c", SCRIPT, "report"], timeout)
     failure = _run_failure(result, timeout)
     return _all_unknown(*failure) if failure else parse_target_report(result.stdout)
 
@@ -143,6 +152,11 @@ def parse_target_report(text: str) -> Partial:
     if isinstance(torch, dict) and _text(torch.get("git_version")):
         target["torch_git_version"] = torch["git_version"]
     part.identifiers["target_python"] = target
+    if isinstance(data.get("prefix"), str) and isinstance(data.get("base_prefix"), str):
+        cfg = data.get("pyvenv_cfg")
+        part.identifiers["environment"] = describe_environment(
+            data["prefix"], data["base_prefix"], cfg if isinstance(cfg, str) else None, data.get("conda") is True,
+            data.get("conda_root") is True).to_json()
     return part
 
 

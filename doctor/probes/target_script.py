@@ -1,8 +1,8 @@
 """The script aidoctor runs inside the target Python, in one of two modes (its first argument).
 
-    report [TOOL ...]         the Python version and build, the C library (glibc or musl and its version),
-                              Rosetta 2, every installed distribution, the
-                              Requires-Dist of TOOLs (canonical names) and how torch was built (probes/pyenv.py)
+    report                    the Python version and build, the C library (glibc or musl and its version),
+                              Rosetta 2, every installed distribution with its Requires-Dist, and how
+                              torch was built (probes/pyenv.py)
     env-state NAMES PREFIXES  every .dist-info with its RECORD digest, Requires-Dist and, for the comma-separated
                               protected NAMES and name PREFIXES, a fingerprint of every file it owns
                               (install/envstate.py: what an install changes, and what a rollback restores)
@@ -327,7 +327,16 @@ def torch_build():
     return build
 
 
-def report(tools):
+def pyvenv_cfg():
+    """The venv's pyvenv.cfg (venv, virtualenv and uv write one at sys.prefix), or None."""
+    try:
+        with open(os.path.join(sys.prefix, "pyvenv.cfg"), encoding="utf-8", errors="replace") as handle:
+            return handle.read(4096)
+    except OSError:
+        return None
+
+
+def report():
     found = attempt("packages", distributions)
     glibc_version = attempt("glibc", glibc)
     libc_name, musl = attempt("libc", lambda: libc(glibc_version)) or (None, None)
@@ -336,6 +345,11 @@ def report(tools):
         "implementation": sys.implementation.name,
         "executable": sys.executable,
         "virtualenv": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
+        "conda_root": os.path.isdir(os.path.join(sys.prefix, "condabin")),
+        "pyvenv_cfg": attempt("environment", pyvenv_cfg),
         "machine": os.uname().machine if hasattr(os, "uname") else None,
         "platform": sys.platform,
         "path": [entry for entry in sys.path if entry],  # where the binary audit finds each RECORD
@@ -345,21 +359,62 @@ def report(tools):
         "musl": musl,
         "translated": attempt("python_translated", translated),
         "packages": None if found is None else {key: d[1] for key, d in found.items()},
-        "requires": None if found is None else {key: d[2] for key, d in found.items() if key in tools},
+        "requires": None if found is None else {key: d[2] for key, d in found.items()},
         "torch": attempt("torch_build", torch_build),
         "errors": ERRORS,
     }
 
 
+def inside(path, prefix):
+    """Whether `path` lies in the environment at `prefix`: pip installs and uninstalls only there."""
+    prefix = os.path.join(os.path.realpath(prefix), "")
+    return os.path.realpath(path).startswith(prefix)
+
+
+def installer(dist_info, conda_records):
+    """Who installed a distribution: conda when a conda-meta record lists its files, else its INSTALLER file.
+
+    conda-meta/<name>-<version>-<build>.json lists every file of a conda package, relative to the prefix
+    (conda's PrefixRecord); conda-build also writes "conda" into INSTALLER (conda/conda-build@f914e7b).
+    """
+    relative = os.path.relpath(dist_info, sys.prefix).replace(os.sep, "/") + "/"
+    needle = json.dumps(relative)[1:-1]
+    if any(needle in text for text in conda_records):
+        return "conda"
+    try:
+        return read(os.path.join(dist_info, "INSTALLER")).strip() or None
+    except OSError:
+        return None
+
+
+def conda_records():
+    """The text of every conda-meta record in this environment (none outside conda)."""
+    folder = os.path.join(sys.prefix, "conda-meta")
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    except OSError:
+        return []
+    texts = []
+    for name in names:
+        try:
+            texts.append(read(os.path.join(folder, name)))
+        except OSError:
+            continue
+    return texts
+
+
 def env_state(protected, prefixes):
     import sysconfig
     dists = {}
+    records = None
     for key, (name, version, requires, dist_info) in distributions(with_eggs=False).items():
         record_sha, files = record(dist_info)
         info = {"name": name, "version": version, "dist_info": dist_info, "record_sha256": record_sha,
-                "requires": requires}
+                "requires": requires, "in_env": inside(dist_info, sys.prefix)}
         if key in protected or key.startswith(prefixes):
             info["fingerprint"] = fingerprint(files)
+            records = conda_records() if records is None else records
+            info["installer"] = installer(dist_info, records)
         dists[key] = info
     purelib = sysconfig.get_paths()["purelib"]
     return {
@@ -380,7 +435,7 @@ def main(argv):
         del sys.path[0]
     mode, args = (argv[0], argv[1:]) if argv else ("", [])
     if mode == "report":
-        print(json.dumps(report(set(args))))
+        print(json.dumps(report()))
     elif mode == "env-state":
         names, prefixes = args
         print(json.dumps(env_state(set(names.split(",")) - {""}, tuple(p for p in prefixes.split(",") if p))))

@@ -27,16 +27,21 @@ def command_line(step: Step) -> Text:
     return Text(" ").join(_arg_text(a) for a in step.argv)
 
 
-def render_plan(plan: Plan, out: Console) -> None:
+def render_plan(plan: Plan, out: Console, into: str | None = None) -> None:
+    """`into`: the target environment's line ("into Python 3.11.2 at .venv (uv venv)") for this machine's plan."""
     target = f" on {plan.subject}, not this machine" if plan.subject else ""
     head = Text(f"Plan for {plan.tool}" + (f" {plan.version}" if plan.version else "") + f"{target}: ", style="bold")
     head.append(plan.route.value, style=ROUTE_STYLE[plan.route])
     out.print(head)
+    if into:
+        out.print(Text(f"  {into}"), soft_wrap=True)
     out.print(Text(f"  why: {plan.why}"))
+    if plan.pip is not None and plan.route is not Route.IMPOSSIBLE:
+        out.print(Text(f"  pip: {plan.pip.via.value}: {plan.pip.why}"))
     if plan.route is Route.IMPOSSIBLE and plan.alternative:
         out.print(Text(f"  instead: {plan.alternative}"))
     for note in plan.notes:
-        out.print(Text(f"  {note}"))
+        out.print(Text(f"  {note}"), soft_wrap=True)  # a warning ends with a command to paste: never cut
     if plan.route is Route.IMPOSSIBLE:
         return
     if plan.key is not None:

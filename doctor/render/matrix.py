@@ -70,23 +70,49 @@ def _needs_reason(cell: Cell) -> bool:
 # -- terminal --------------------------------------------------------------------------------------------------
 
 
+def _table_width(text_widths: list[int]) -> int:
+    """A table's width from its columns' text: one padding space each side of every column, and the box's vertical
+    rules (SIMPLE_HEAD draws them as spaces), one per column plus one."""
+    return sum(text_widths) + 3 * len(text_widths) + 1
+
+
+def _longest_word(*texts: str) -> int:
+    return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def _column_widths(minimums: list[int], maximums: list[int], room: int) -> list[int]:
+    """Each column at least its longest word (words are never split), the room left shared out up to each maximum."""
+    widths = list(minimums)
+    spare = room - sum(widths)
+    while spare > 0:
+        growing = [i for i, w in enumerate(widths) if w < maximums[i]]
+        if not growing:
+            break
+        share = max(1, spare // len(growing))
+        for i in growing:
+            step = min(share, maximums[i] - widths[i], spare)
+            widths[i] += step
+            spare -= step
+    return widths
+
+
+def _groups(minimums: list[int], room: int) -> list[list[int]]:
+    """The columns folded into tables that each fit ROOM at their minimum widths (one column per table at worst)."""
+    groups: list[list[int]] = [[]]
+    for index, minimum in enumerate(minimums):
+        if groups[-1] and _table_width([*(minimums[i] for i in groups[-1]), minimum]) > room:
+            groups.append([])
+        groups[-1].append(index)
+    return groups
+
+
 def render_terminal(matrix: Matrix, out: Console, reasons: bool = False) -> None:
     out.print(Text(f"{matrix.machines} machine(s) in {len(matrix.columns)} column(s); "
                    f"{len(matrix.failures)} not collected; {len(matrix.rejected)} file(s) rejected"))
     if matrix.columns:
-        table = Table(box=box.SIMPLE_HEAD, show_lines=False)
-        table.add_column("tool", no_wrap=True)
+        _print_tables(matrix, out)
         for number, column in enumerate(matrix.columns, 1):
-            table.add_column(Text(f"[{number}] {visible(column.title)}"), overflow="fold")
-        for tool in matrix.tools:
-            row = [Text(visible(tool))]
-            for column in matrix.columns:
-                cell = column.cell(tool)
-                row.append(Text(visible(cell_summary(cell)), style=STATUS_STYLE.get(cell.status, "")))
-            table.add_row(*row)
-        out.print(table)
-        for number, column in enumerate(matrix.columns, 1):
-            out.print(Text(f"[{number}] {visible(column.first.kind)}"
+            out.print(Text(f"[{number}] {visible(column.title)}: {visible(column.first.kind)}"
                            + (" (built-in profile)" if column.first.profile else "")))
     if reasons:
         for number, column in enumerate(matrix.columns, 1):
@@ -106,6 +132,34 @@ def render_terminal(matrix: Matrix, out: Console, reasons: bool = False) -> None
             out.print(Text(f"\n{title}:", style=f"bold {style}"))
             for line in lines:
                 out.print(Text(f"  {visible(line)}"))
+
+
+def _print_tables(matrix: Matrix, out: Console) -> None:
+    """The tools-by-columns table: cells wrap between words; when even that is too wide, headers shrink to their
+    number (the legend below names each column) and then the columns fold into several tables."""
+    tools = [visible(tool) for tool in matrix.tools]
+    cells = [[visible(cell_summary(column.cell(tool))) for tool in matrix.tools] for column in matrix.columns]
+    titles = [f"[{number}] {visible(column.title)}" for number, column in enumerate(matrix.columns, 1)]
+    tool_width = max(len(t) for t in [*tools, "tool"])
+    room = out.width - (tool_width + 3)  # what the machine columns' tables may take beside the tool column
+    longest = [max(len(c) for c in column) for column in cells]
+    headers = titles
+    minimums = [max(_longest_word(*column), _longest_word(title)) for column, title in zip(cells, titles)]
+    if _table_width(minimums) > room:
+        headers = [title.split()[0] for title in titles]  # "[n]"
+        minimums = [max(_longest_word(*column), len(header)) for column, header in zip(cells, headers)]
+    for group in _groups(minimums, room):
+        widths = _column_widths([minimums[i] for i in group], [max(longest[i], len(headers[i])) for i in group],
+                                room - _table_width([0] * len(group)))
+        table = Table(box=box.SIMPLE_HEAD, show_lines=False)
+        table.add_column("tool", no_wrap=True, width=tool_width)
+        for index, width in zip(group, widths):
+            table.add_column(Text(headers[index]), width=width, overflow="fold")  # fold: only a word wider than all
+        for row, tool in enumerate(matrix.tools):
+            statuses = (matrix.columns[i].cell(tool).status for i in group)
+            table.add_row(Text(tools[row]), *(Text(cells[i][row], style=STATUS_STYLE.get(status, ""))
+                                              for i, status in zip(group, statuses)))
+        out.print(table)
 
 
 def _notes(matrix: Matrix) -> tuple[tuple[str, list[str]], ...]:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from rich import box
@@ -26,6 +27,7 @@ from ..check.verdicts import Verdict, fixed_by_driver_update
 from ..core.facts import Machine, ProbeStatus
 from ..dsl.rules import Finding, Status
 from ..dsl.tool import Tool
+from ..probes.target import Environment, display_path
 
 if TYPE_CHECKING:  # `fit` renders without loading the check engine
     from ..check.engine import Report
@@ -116,7 +118,21 @@ def status_text(status: Status) -> Text:
     return Text(status.value, style=STYLE[status])
 
 
-def machine_lines(machine: Machine) -> list[Text]:
+def where(environment: Environment) -> str:
+    """`at .venv (uv venv)`: the environment's folder as typed here, and its kind (terminal only: a path is an
+    identifier in reports)."""
+    home = os.environ.get("HOME")
+    path = display_path(environment.prefix, Path.cwd(), Path(home) if home else None)
+    return f"at {path} ({environment.label()})"
+
+
+def python_line(machine: Machine, environment: Environment | None = None) -> str:
+    """`Python 3.11.2 at .venv (venv)`, or just the version for a profile or facts file."""
+    python = f"Python {machine.python}" if machine.python else f"Python unknown: {machine.unknown.get('python', '?')}"
+    return python + (f" {where(environment)}" if environment is not None else "")
+
+
+def machine_lines(machine: Machine, environment: Environment | None = None) -> list[Text]:
     def join(parts: Iterable[str | None]) -> str:
         return " · ".join(p for p in parts if p)
 
@@ -156,7 +172,7 @@ def machine_lines(machine: Machine) -> list[Text]:
     if board and not isinstance(board, bool):
         lines.append(join([board.module, board.l4t and f"L4T {board.l4t}", board.jetpack and f"JetPack {board.jetpack}",
                            board.soc]))
-    python = f"Python {machine.python}" if machine.python else f"Python unknown: {machine.unknown.get('python', '?')}"
+    python = python_line(machine, environment)
     if machine.python_translated:
         python += " (x86_64, translated by Rosetta 2)"
     build = machine.torch_build
@@ -176,7 +192,7 @@ def machine_lines(machine: Machine) -> list[Text]:
 
 def render_check(report: Report, out: Console) -> None:
     out.print(Text(f"aidoctor check · {report.subject}", style="bold"))
-    for line in machine_lines(report.machine):
+    for line in machine_lines(report.machine, report.environment):
         out.print(Text("  ") + line, soft_wrap=True)  # the terminal wraps it, no newline is added
     problems = [run for run in report.machine.probes if run.status is not ProbeStatus.OK]
     for run in problems:
@@ -239,8 +255,15 @@ def _fix_lines(verdict: Verdict) -> list[str]:
 
 
 def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
-                   derived: Mapping[str, str] | None = None) -> None:
+                   derived: Mapping[str, str] | None = None, target: str | None = None,
+                   show_all: bool = False) -> None:
+    """The rules behind one verdict: by default those that apply here (or may, or cannot be told), with a
+    count of the rest; `show_all` lists every rule. A fix shows under a finding only when it is one of the
+    verdict's own fixes, which come last, so no line offers what the verdict says would not help. `target`:
+    the inspected Python's line (python_line) when a real environment was probed."""
     out.print(Text(f"{tool.id}", style="bold") + Text(f" on {subject}: ") + status_text(verdict.status))
+    if target:
+        out.print(Text(target), soft_wrap=True)
     out.print(Text(tool.summary))
     if tool.homepage:
         out.print(Text(tool.homepage))
@@ -260,9 +283,10 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
                        style=STYLE[Status.UNKNOWN]))
     out.print()
     fired = {id(f.rule): f for f in verdict.findings if f.rule is not None}
-    out.print(Text(f"Rules ({len(tool.rules)}), in the order declared in {module_path(tool)}:",
-                   style="bold"))
-    for rule in tool.rules:
+    shown = [rule for rule in tool.rules if show_all or id(rule) in fired]
+    which = "" if show_all else f"{len(shown)} of {len(tool.rules)} apply here; "
+    out.print(Text(f"Rules ({which}in the order declared in {module_path(tool)}):", style="bold"))
+    for rule in shown:
         finding = fired.get(id(rule))
         if finding is None:
             mark = Text("  does not apply  ", style="dim")
@@ -277,20 +301,33 @@ def render_explain(tool: Tool, verdict: Verdict, subject: str, out: Console,
         if finding is not None and finding.only_if:
             out.print(Text(f"                   only {finding.only_if} (a missing fact; the status is the same "
                            "either way)", style="dim"))
-        if rule.fix:
-            out.print(Text(f"                   fix:  {rule.fix}", style="dim"), soft_wrap=True)
+        fix = rule.fix if finding is None else finding.fix if finding.fix in verdict.fixes else None
+        if fix:
+            out.print(Text(f"                   fix:  {fix}", style="dim"), soft_wrap=True)
         out.print(Text(f"                   see:  {rule.source}", style="dim"))
+    if len(shown) < len(tool.rules):
+        hidden = len(tool.rules) - len(shown)
+        out.print(Text(f"  {hidden} more rule{'s' if hidden != 1 else ''} do{'es' if hidden == 1 else ''} not apply "
+                       "here; --all shows them", style="dim"))
     others = [f for f in verdict.findings if f.rule is None]
     if others:
         out.print()
         out.print(Text("From the package index and the installed metadata:", style="bold"))
         for finding in others:
-            _print_finding(finding, out)
+            _print_finding(finding, verdict, out)
+    lines = _fix_lines(verdict)
+    if lines or verdict.status is not Status.OK:
+        out.print()
+        head = (f"How to {'get' if verdict.status is Status.OK else 'fix'} {tool.id} here:" if lines
+                else f"No fix for {tool.id} here changes its verdict.")
+        out.print(Text(head, style="bold"))
+    for line in lines:
+        out.print(Text(f"  {line}"), soft_wrap=True)
 
 
-def _print_finding(finding: Finding, out: Console) -> None:
+def _print_finding(finding: Finding, verdict: Verdict, out: Console) -> None:
     out.print(Text("  ") + status_text(finding.status) + Text(f"  {finding.msg}"))
-    if finding.fix:
+    if finding.fix and finding.fix in verdict.fixes:
         out.print(Text(f"      fix: {finding.fix}", style="dim"), soft_wrap=True)
     if finding.source:
         out.print(Text(f"      see: {finding.source}", style="dim"))

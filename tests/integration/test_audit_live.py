@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from aidoctor.doctor.audit.cuda import Variant
-from aidoctor.doctor.audit.environment import EnvironmentAudit, Scope
+from aidoctor.doctor.audit.environment import EnvironmentAudit
+from aidoctor.doctor.audit.scope import Scope
 from aidoctor.doctor.dsl.rules import Status
 
 from ..unit.test_audit import COMPILED, CUDA, _cuobjdump, _install_unpacked, _venv, parse_file, recorded_machine
@@ -89,7 +90,10 @@ def test_check_names_a_foreign_cpu_extension_in_the_verdict(tmp_path):
     assert verdict.status is Status.UNSUPPORTED
     assert (f"flash_attn_2_cuda.so: {foreign[1]} code; this Python runs on {platform.machine()} and cannot load "
             "it") in verdict.reasons
-    assert "pip install --force-reinstall --no-cache-dir --no-deps flash-attn==2.8.3" in verdict.fixes
+    reinstall = "pip install --force-reinstall --no-cache-dir --no-deps flash-attn==2.8.3"
+    assert [f.fix for f in report.audit.findings("flash-attn", report.machine)] == [reinstall]
+    # Without a GPU a reinstall would not lift "needs an NVIDIA GPU", so the verdict offers no fix.
+    assert verdict.fixes == (() if not report.machine.gpus else (reinstall,))
 
 
 @pytest.mark.network

@@ -108,8 +108,12 @@ def test_the_table_is_plain_when_piped_and_names_every_tool(run):
 def test_explain_shows_the_rules_with_sources(run):
     result = run("explain", "flash-attn", "--profile", "mac-studio-m4-max", "--offline")
     assert result.returncode == 0, result.stderr
-    assert "APPLIES" in result.stdout and "does not apply" in result.stdout
+    assert "APPLIES" in result.stdout and "does not apply" not in result.stdout
+    assert "more rules do not apply here; --all shows them" in result.stdout
     assert "https://" in result.stdout and "unsupported" in result.stdout
+    every = run("explain", "flash-attn", "--profile", "mac-studio-m4-max", "--offline", "--all")
+    assert every.returncode == 0, every.stderr
+    assert "APPLIES" in every.stdout and "does not apply" in every.stdout
 
 
 def test_profiles_and_compare(run):
@@ -298,3 +302,28 @@ def test_a_network_failure_is_one_whole_line_at_the_top_not_one_per_row(run):
     assert sum("Connection refused" in line for line in lines) == 1
     # each row keeps the kind of failure, not its whole text (the why may wrap: read it as words)
     assert " ".join(result.stdout.split()).count("unreachable (ConnectionError); no cached data for") >= 5
+
+
+@pytest.mark.parametrize("args, shows", [
+    (["check", "--profile", "dgx-spark", "--offline"], "Cortex-A725 x 20"),
+    (["check", "--facts", str(FIXTURES / "reports" / "report-x86.json"), "--offline"], "aidoctor check - facts"),
+    (["explain", "torch", "--profile", "dgx-spark", "--offline"], "torch"),
+    (["install", "peft", "--dry-run", "--profile", "dgx-spark", "--offline"], "Plan for peft"),
+    (["matrix", str(FIXTURES / "reports"), "--offline"], "[1] ci-x86: AMD EPYC, no GPU - linux x86_64"),
+    (["fit", "meta-llama/Llama-3.1-8B", "--profile", "dgx-spark"], "Llama-3.1-8B"),
+])
+def test_an_ascii_only_stdout_gets_ascii_stand_ins_not_a_crash(run, args, shows):
+    result = run(*args, env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert result.stdout.isascii() and result.stderr.isascii()
+    assert shows in result.stdout, result.stdout
+    assert "\\xb7" not in result.stdout and "\\xd7" not in result.stdout  # our own glyphs read as words, not escapes
+
+
+def test_a_c_locale_without_utf8_mode_prints_too(run):
+    # LANG=C with Python's UTF-8 mode and locale coercion off: stdout is ASCII (`ascii`, surrogateescape)
+    env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    result = run("check", "--profile", "dgx-spark", "--offline", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.isascii() and "Cortex-A725 x 20" in result.stdout

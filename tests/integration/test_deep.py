@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
 from aidoctor.doctor.probes.deep import kernel_failure, run
 from aidoctor.doctor.core.system import LiveSystem
-
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
-from .test_pyenv_live import make_venv
 
 
 def test_no_torch_in_the_target():
@@ -29,18 +25,10 @@ def test_a_hanging_target_costs_the_timeout(tmp_path):
     assert deep["torch_import"] is False and "did not answer within 1 s" in deep["error"]
 
 
-@pytest.fixture(scope="module")
-def torch_with_deps(tmp_path_factory):
-    require_cpu_wheel()
-    python, _ = make_venv(tmp_path_factory.mktemp("deep") / "venv")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--disable-pip-version-check", str(CPU_WHEEL)], check=True)
-    return python
-
-
-def test_a_real_kernel_on_the_cpu(torch_with_deps):
-    deep = run(LiveSystem(), str(torch_with_deps), timeout=120)
-    assert deep["torch_import"] is True and deep["torch"] == "2.13.0+cpu"
+def test_a_real_kernel_on_the_cpu(provided_torch):
+    # no GPU here: a CUDA build from the index runs its kernel on the CPU just as a CPU build does
+    deep = run(LiveSystem(), str(provided_torch.python), timeout=120)
+    assert deep["torch_import"] is True and deep["torch"] == provided_torch.version
     assert deep["cuda_available"] is False
     assert deep["kernel"]["device"] == "cpu" and deep["kernel"]["ok"] is True
     assert deep["kernel"]["max_abs_error"] < 1e-4

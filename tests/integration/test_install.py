@@ -1,6 +1,6 @@
 """`aidoctor install` end to end: the real command, the real package index, fresh virtual environments.
 
-Each test copies a template venv holding the CPU torch wheel, runs the
+Each test copies a template venv holding torch as pip picks it here, runs the
 installed `aidoctor` console script against it, and checks what a user
 would: the exit code, the output, the wheelhouse, and that torch is still
 byte-for-byte the same distribution. Everything runs for real: pip, the
@@ -23,8 +23,6 @@ from aidoctor.doctor.install import envstate
 from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.wheels.store import Wheelhouse
 
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
-
 pytestmark = pytest.mark.network
 
 AIDOCTOR = Path(sys.executable).parent / "aidoctor"
@@ -33,23 +31,10 @@ NO_NETWORK = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": "http://127.0.0.1
               "AIDOCTOR_INDEX_URL": "http://127.0.0.1:9/pypi"}
 
 
-@pytest.fixture(scope="session")
-def template_env(tmp_path_factory) -> Path:
-    """A venv with the CPU torch 2.13.0 wheel and its requirements: the user's working torch."""
-    require_cpu_wheel()
-    env = tmp_path_factory.mktemp("template") / "env"
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", str(CPU_WHEEL)], check=True,
-                   timeout=900)
-    return env
-
-
 @pytest.fixture
-def target(template_env, tmp_path) -> Path:
-    """A fresh copy of the template: its python, as `--python` takes it."""
-    env = tmp_path / "env"
-    shutil.copytree(template_env, env, symlinks=True)
-    return env / "bin" / "python"
+def target(provided_torch, tmp_path) -> Path:
+    """A fresh copy of the torch template (the user's working torch): its python, as `--python` takes it."""
+    return provided_torch.clone(tmp_path / "env")
 
 
 @pytest.fixture(scope="session")
@@ -106,11 +91,11 @@ def test_trl_installs_and_its_sft_smoke_test_learns(aidoctor, target, tmp_path):
     assert "smoke test for trl on cpu: passed" in result.stdout
 
 
-def test_bitsandbytes_on_cpu_passes_its_4bit_smoke_test(aidoctor, target, tmp_path):
+def test_bitsandbytes_on_cpu_passes_its_4bit_smoke_test(aidoctor, target, tmp_path, provided_torch):
     result = aidoctor("install", "bitsandbytes", "--python", str(target), "--wheelhouse", str(tmp_path / "wh"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "smoke test for bitsandbytes on cpu: passed" in result.stdout
-    assert state_of(target).version("torch") == "2.13.0+cpu"
+    assert state_of(target).version("torch") == provided_torch.version
 
 
 def test_mlx_on_cpu(aidoctor, target, tmp_path):
@@ -223,13 +208,13 @@ def test_no_network_and_an_empty_wheelhouse(aidoctor, target, tmp_path):
     assert envstate.differences(before, state_of(target)) == ([], [])
 
 
-def test_dry_run_prints_every_step_and_changes_nothing(aidoctor, target, tmp_path):
+def test_dry_run_prints_every_step_and_changes_nothing(aidoctor, target, tmp_path, provided_torch):
     before = state_of(target)
     result = aidoctor("install", "deepspeed", "--python", str(target), "--wheelhouse", str(tmp_path / "wh"),
                       "--dry-run")
     assert result.returncode == 0, result.stderr
     for expected in ("Plan for deepspeed", "build", "env DS_BUILD_CPU_ADAM=1", "--no-build-isolation",
-                     "torch==2.13.0+cpu", "why:", "smoke"):
+                     f"torch=={provided_torch.version}", "why:", "smoke"):
         assert expected in result.stdout, expected
     assert envstate.differences(before, state_of(target)) == ([], [])
     assert not (tmp_path / "wh").exists() or not list((tmp_path / "wh").glob("*.whl"))

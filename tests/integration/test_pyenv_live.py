@@ -1,4 +1,4 @@
-"""The target-Python probe run for real: fresh venvs, a CPU torch wheel, interpreters that hang or are not Python."""
+"""The target-Python probe run for real: fresh venvs, torch as pip picks it, interpreters that hang or are not Python."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from aidoctor.doctor.check.engine import CheckRequest, probe_machine
 from aidoctor.doctor.core.facts import FactState
 from aidoctor.doctor.core.facts import TorchBuild
 from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.doctor.probes import pyenv
-from aidoctor.recipes import watched_dists
 
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
 from ..unit.test_pyenv import ARCH_LISTS, DECOY, FIXTURES, elf, excerpt
 
 
@@ -36,12 +35,8 @@ def venv(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def torch_venv(tmp_path_factory):
-    require_cpu_wheel()
-    python, _ = make_venv(tmp_path_factory.mktemp("torch") / "venv")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
-                    "--disable-pip-version-check", "-q", str(CPU_WHEEL)], check=True)
-    return python
+def torch_venv(provided_torch):
+    return provided_torch.python  # the probes only read it
 
 
 def add_dist(site: Path, name: str, version: str, requires: tuple[str, ...] = (), body: str = "") -> None:
@@ -73,13 +68,13 @@ def test_a_fresh_venv(venv, tmp_path, monkeypatch):
     (tmp_path / "torch").mkdir()  # a torch checkout in aidoctor's working directory is not the target's torch
     (tmp_path / "torch" / "__init__.py").write_text("")
 
-    part = pyenv.probe(LiveSystem(), 10, python=str(python), tools=watched_dists())
+    part = pyenv.probe(LiveSystem(), 10, python=str(python))
     assert part.unknown == {}
     assert part.facts["python"] == ".".join(map(str, sys.version_info[:3]))
     assert part.facts["packages"]["unsloth"] == "2026.11.1"
     assert part.facts["requires"]["unsloth"] == ("torch>=2.15",)
     assert part.facts["packages"]["flash-attn-3"] == "3.0.0b1" and part.facts["requires"]["flash-attn-3"] == ("torch",)
-    assert part.facts["packages"]["some-lib"] == "1.0" and "some-lib" not in part.facts["requires"]
+    assert part.facts["packages"]["some-lib"] == "1.0" and part.facts["requires"]["some-lib"] == ()
     assert "torch_build" not in part.facts and "torch_build" not in part.unknown
     assert part.facts["python_translated"] is False
     assert part.identifiers["target_python"]["virtualenv"] is True
@@ -87,6 +82,9 @@ def test_a_fresh_venv(venv, tmp_path, monkeypatch):
     if sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION"):
         assert part.facts["glibc"] == os.confstr("CS_GNU_LIBC_VERSION").split()[1]
     assert pyenv.check_interpreter(LiveSystem(), str(python), 10) is None
+    # The check keeps the Requires-Dist of the watched tools only.
+    machine = probe_machine(CheckRequest(python=str(python), timeout=10), LiveSystem())
+    assert machine.requires["unsloth"] == ("torch>=2.15",) and "some-lib" not in machine.requires
 
 
 def test_a_torch_that_must_not_be_imported(venv, tmp_path):
@@ -100,7 +98,7 @@ def test_a_torch_that_must_not_be_imported(venv, tmp_path):
         elf(DECOY + bytes(1 << 20), excerpt("2.15.0-cu132-aarch64"), 64, "<"))
     add_dist(site, "torch", "2.15.0", ("filelock", 'cuda-toolkit[cublas]==13.2.*; platform_system == "Linux"'))
     try:
-        part = pyenv.probe(LiveSystem(), 10, python=str(python), tools=watched_dists())
+        part = pyenv.probe(LiveSystem(), 10, python=str(python))
     finally:
         shutil.rmtree(torch)
         shutil.rmtree(site / "torch-2.15.0.dist-info")
@@ -171,19 +169,22 @@ def test_a_hanging_interpreter_is_given_up_after_the_timeout(tmp_path):
     assert pyenv.check_interpreter(LiveSystem(), python, 1) is None  # slow is not wrong
 
 
-def test_the_real_cpu_torch_wheel(torch_venv):
+def test_the_real_torch_wheel(torch_venv, provided_torch):
     started = time.perf_counter()
-    part = pyenv.probe(LiveSystem(), 10, python=str(torch_venv), tools=watched_dists())
+    part = pyenv.probe(LiveSystem(), 10, python=str(torch_venv))
     elapsed = time.perf_counter() - started
     assert part.unknown == {}
-    assert part.facts["torch_build"] == TorchBuild(version="2.13.0+cpu", cuda=None, arch_list=())
-    assert part.facts["packages"]["torch"] == "2.13.0+cpu"
-    assert "sympy>=1.13.3" in part.facts["requires"]["torch"]
+    # what torch itself says once imported (a CUDA build's arch list, none for a CPU build) is what the probe read
+    assert part.facts["torch_build"] == TorchBuild(version=provided_torch.version, cuda=provided_torch.cuda,
+                                                   arch_list=provided_torch.arch_list)
+    assert part.facts["packages"]["torch"] == provided_torch.version
+    unconditional = {r for r in provided_torch.requires if ";" not in r}  # from the wheel's own METADATA
+    assert unconditional and unconditional <= set(part.facts["requires"]["torch"])
     assert elapsed < 1.0  # `import torch` alone takes seconds
 
 
 @pytest.mark.parametrize("mode", [["report"], ["env-state", "torch,triton", "nvidia-"]])
-def test_the_script_imports_no_torch(torch_venv, mode):
+def test_the_script_imports_no_torch(torch_venv, provided_torch, mode):
     result = subprocess.run([str(torch_venv), "-X", "importtime", "-c", pyenv.SCRIPT, *mode],
                             capture_output=True, text=True, check=True)
     modules = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
@@ -191,9 +192,9 @@ def test_the_script_imports_no_torch(torch_venv, mode):
     assert "importlib.metadata" not in modules  # 19 ms on its own: the script walks sys.path instead
     assert not [m for m in modules if m.split(".")[0] == "torch"]
     if mode == ["report"]:
-        assert json.loads(result.stdout)["torch"]["version"] == "2.13.0+cpu"
+        assert json.loads(result.stdout)["torch"]["version"] == provided_torch.version
     else:
-        assert json.loads(result.stdout)["dists"]["torch"]["version"] == "2.13.0+cpu"
+        assert json.loads(result.stdout)["dists"]["torch"]["version"] == provided_torch.version
 
 
 def test_this_pythons_c_library_and_build(venv):

@@ -1,4 +1,4 @@
-"""Smoke scripts run for real: in this interpreter without torch, and in a CPU torch venv (network)."""
+"""Smoke scripts run for real: in this interpreter without torch, and in a venv with torch as pip picks it (network)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,20 @@ import pytest
 from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.doctor.install.smoke import build_script, load_script, parse_smoke_output, run_smoke
 
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
-
 CPU_SCRIPTS = ("torch", "peft", "trl", "transformers", "accelerate", "bitsandbytes", "mlx", "mlx_lm")
 TOOLS = ("peft", "trl", "transformers", "accelerate", "bitsandbytes", "mlx[cpu]", "mlx-lm")
 
 
-def wheel_requirements(wheel: Path) -> list[str]:
-    """The wheel's own requirements for this platform (pip --no-deps skipped them)."""
-    from packaging.requirements import Requirement
-
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = archive.read(name).decode()
-    requirements = [Requirement(line.split(":", 1)[1].strip()) for line in metadata.splitlines()
-                    if line.startswith("Requires-Dist:")]
-    return [str(r) for r in requirements if r.marker is None or r.marker.evaluate({"extra": ""})]
-
-
 @pytest.fixture(scope="session")
-def smoke_venv(tmp_path_factory):
-    """One venv for the session: the local CPU torch wheel, its requirements and the tools from PyPI."""
-    require_cpu_wheel()
+def smoke_venv(tmp_path_factory, provided_torch):
+    """One venv for the session: a copy of the torch template, with the tools from PyPI."""
     where = tmp_path_factory.mktemp("smoke") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
-    python = where / "bin" / "python"
+    python = provided_torch.clone(where)
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--no-deps", "--no-index", str(CPU_WHEEL)], check=True, timeout=600)
-    # The one pin: the CPU torch stays; a tool that wanted another torch must fail to resolve, not pull one in.
+    # The one pin: the template's torch stays; a tool that wanted another torch must fail to resolve, not pull one in.
     constraints = where / "constraints.txt"
-    constraints.write_text("torch==2.13.0+cpu\n")
-    subprocess.run([*pip, "-c", str(constraints), *wheel_requirements(CPU_WHEEL), *TOOLS], check=True, timeout=1800)
+    constraints.write_text(f"torch=={provided_torch.version}\n")
+    subprocess.run([*pip, "-c", str(constraints), *TOOLS], check=True, timeout=1800)
     return python
 
 

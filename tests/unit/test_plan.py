@@ -150,6 +150,19 @@ def test_allow_torch_change_pins_nothing():
     assert plan.pins == ("torch==2.15.0",)  # still recorded, to report changes
 
 
+def test_step_titles_claim_a_torch_pin_only_where_there_is_one():
+    """--allow-torch-change used to print "Do not pin torch" and then "Resolve ..., with torch pinned"."""
+    unsloth = wheel("2026.10.9", "unsloth-2026.10.9-py3-none-any.whl")
+    for allowed in (plan_for("unsloth", "dgx-spark", unsloth, allow_torch_change=True),
+                    plan_for("unsloth", "dgx-spark", unsloth, torch=False)):
+        assert not any("pinned" in s.title for s in allowed.steps), [s.title for s in allowed.steps]
+    nothing = plan_for("unsloth", "dgx-spark", unsloth, torch=False)
+    assert step(nothing, "pin").title == "Nothing to pin: none of torch, triton and the CUDA libraries is installed yet"
+    pinned = plan_for("unsloth", "dgx-spark", unsloth)
+    assert step(pinned, "resolve").title == "Resolve what would change, with torch pinned"
+    assert step(pinned, "resolve-deps").title == "Resolve unsloth's other requirements against the pinned torch"
+
+
 # -- the wheelhouse --
 
 

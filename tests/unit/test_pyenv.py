@@ -2,8 +2,8 @@
 
 The arch-list scanner runs on verbatim excerpts of libtorch_python.so from PyPI
 torch wheels (tests/fixtures/torch/README.md names each wheel and offset). The
-real-venv tests build interpreters in tmp_path; the one that installs the CPU
-torch wheel takes about a minute and runs only where /opt/wheels holds it.
+real-venv tests are in tests/integration/test_pyenv_live.py, with torch as pip
+picks it on the machine (tests/torch_provider.py).
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 def test_a_journal_reads_back_as_it_was_written(cache):
-    journal = recovery.new_journal("/home/u/train/.venv/bin/python", "accelerate", Path("/c/runs/a-1"), BEFORE)
+    journal = recovery.new_journal("/home/u/train/.venv/bin/python", ("/home/u/train/.venv/bin/python", "-m", "pip"),
+                                   "accelerate", Path("/c/runs/a-1"), BEFORE)
     journal = recovery.Journal(**{**journal.__dict__, "backup_manifest": "/c/runs/a-1/backup/manifest.json"})
     recovery.write_journal(journal)
     assert journal.path.parent == cache / "journals"
@@ -73,7 +74,8 @@ def test_a_damaged_journal_is_one_error_that_says_what_to_do(cache):
 
 
 def _journal_of(pid: int) -> recovery.Journal:
-    journal = recovery.new_journal("/home/u/train/.venv/bin/python", "accelerate", Path("/c/runs/a-1"), BEFORE)
+    journal = recovery.new_journal("/home/u/train/.venv/bin/python", ("/home/u/train/.venv/bin/python", "-m", "pip"),
+                                   "accelerate", Path("/c/runs/a-1"), BEFORE)
     return recovery.Journal(**{**journal.__dict__, "pid": pid})
 
 
