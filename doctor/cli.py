@@ -563,11 +563,11 @@ def repair(
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what is different and what would be done; change nothing."),
 ) -> None:
     """Finish an install that was killed half way: roll the environment back to the snapshot its journal keeps."""
-    from .check.engine import default_python
     from .core.system import LiveSystem, interrupts_call
     from .install import recovery
+    from .probes.pyenv import target_python
 
-    target = python or default_python(os.environ)
+    target = target_python(python)
     system = LiveSystem()
     found = recovery.inspect_repair(system, target)
     if found is None:
