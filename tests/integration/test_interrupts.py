@@ -1,7 +1,7 @@
 """Ctrl-C, SIGTERM and kill -9 during a real `aidoctor install`: the environment ends as it was, and says so.
 
 A real install of accelerate (16 wheels, its smoke test trains in the target Python) into a copy of a venv that
-holds the CPU torch wheel, from a wheelhouse filled once per module from the package index (then the index is made
+holds torch as pip picks it here (tests/torch_provider.py), from a wheelhouse filled once per module from the package index (then the index is made
 unreachable, so each case installs as a user's second machine would). The test signals aidoctor the way a terminal
 does, after the header of the step it aims at has appeared on aidoctor's output, and then checks what a user would:
 the exit code, the last line, `pip freeze`, `pip check`, torch's fingerprint and every distribution's RECORD
@@ -26,7 +26,7 @@ import pytest
 from aidoctor.doctor.core.system import LiveSystem
 from aidoctor.doctor.install import envstate
 
-from ..cpu_torch import CPU_WHEEL, require_cpu_wheel
+from ..torch_provider import relocate
 
 pytestmark = pytest.mark.network  # the wheelhouse is filled from the package index once
 
@@ -44,30 +44,29 @@ def cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    """A venv with the CPU torch wheel: the user's working environment before each case."""
-    require_cpu_wheel()
-    env = tmp_path_factory.mktemp("template") / "env"
-    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", str(CPU_WHEEL)],
-                   check=True, timeout=900)
-    return env
+def template(provided_torch) -> Path:
+    """A venv with torch as pip picks it here (tests/torch_provider.py): the user's working environment."""
+    return provided_torch.template
 
 
 def _copy(source: str, dest: str) -> None:
-    # torch's files are never written by an install (pinned, and their fingerprint is checked): a hard link
-    # costs nothing; every other file is a real copy the case may change.
-    if "/site-packages/torch/" in source:
+    # torch, triton and the CUDA libraries are never written by an install (pinned, and their fingerprint is
+    # checked): a hard link costs nothing; every other file is a real copy the case may change.
+    if any(f"/site-packages/{name}/" in source for name in ("torch", "triton", "nvidia")):
         os.link(source, dest)
     else:
         shutil.copy2(source, dest)
 
 
+def clone(template: Path, where: Path) -> Path:
+    shutil.copytree(template, where, symlinks=True, copy_function=_copy)
+    relocate(where, template)  # its scripts and pyvenv.cfg name the copy
+    return where / "bin" / "python"
+
+
 @pytest.fixture
 def target(template, tmp_path) -> Path:
-    env = tmp_path / "env"
-    shutil.copytree(template, env, symlinks=True, copy_function=_copy)
-    return env / "bin" / "python"
+    return clone(template, tmp_path / "env")
 
 
 def _env(cache: Path, home: Path, offline: bool = True) -> dict:
@@ -81,10 +80,9 @@ def _env(cache: Path, home: Path, offline: bool = True) -> dict:
 def seeded(template, cache, tmp_path_factory) -> Path:
     """The wheelhouse after one real install from the index: every case then installs from it alone."""
     work = tmp_path_factory.mktemp("seed")
-    env = work / "env"
-    shutil.copytree(template, env, symlinks=True, copy_function=_copy)
+    python = clone(template, work / "env")
     wheelhouse = work / "wh"
-    done = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(env / "bin" / "python"),
+    done = subprocess.run([str(AIDOCTOR), "install", "accelerate", "--python", str(python),
                            "--wheelhouse", str(wheelhouse), "--no-smoke"], capture_output=True, text=True,
                           env=_env(cache, work, offline=False), timeout=TIMEOUT)
     assert done.returncode == 0, done.stdout + done.stderr
