@@ -67,27 +67,40 @@ class Probing:
     """Probes under way: `finish()` waits for them (within the budget) and merges what they found."""
     options: Options
     started: float
-    base: Partial  # uname's answer
-    base_ms: int  # how long uname took
     pool: concurrent.futures.ThreadPoolExecutor
-    futures: dict[concurrent.futures.Future, str]
-    begun: dict[str, float]
+    python: concurrent.futures.Future  # the target Python's Partial
+    host: concurrent.futures.Future  # _HostProbes
 
     def finish(self) -> Machine:
         return _merge(self)
 
 
+@dataclass(frozen=True)
+class _HostProbes:
+    base: Partial  # uname's answer
+    base_ms: int  # how long uname took
+    futures: dict[concurrent.futures.Future, str]  # the probes uname's answer selected
+    begun: dict[str, float]
+
+
 def start(system: System, options: Options) -> Probing:
+    """Returns at once: the target Python's probe and uname run in worker threads, and uname's worker then
+    starts the host probes that apply."""
     started = time.monotonic()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(OWNED), thread_name_prefix="probe")
-    begun = {"python": started}
-    futures = {pool.submit(pyenv.probe, system, options.timeout, python=options.python): "python"}
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(OWNED) + 1, thread_name_prefix="probe")
+    python = pool.submit(pyenv.probe, system, options.timeout, python=options.python)
+    return Probing(options, started, pool, python, pool.submit(_start_host_probes, system, options, pool))
+
+
+def _start_host_probes(system: System, options: Options, pool: concurrent.futures.Executor) -> _HostProbes:
+    started = time.monotonic()
     base = host.probe_uname(system, options.timeout)
     base_ms = _ms(started)
+    futures, begun = {}, {}
     for name, fn in probes_for(base.facts.get("os"), base.facts.get("arch"), options).items():
         begun[name] = time.monotonic()
         futures[pool.submit(fn, system, options.timeout)] = name
-    return Probing(options, started, base, base_ms, pool, futures, begun)
+    return _HostProbes(base, base_ms, futures, begun)
 
 
 def collect(system: System, options: Options) -> Machine:
@@ -95,14 +108,18 @@ def collect(system: System, options: Options) -> Machine:
 
 
 def _merge(probing: Probing) -> Machine:
-    options, started, base, futures, begun = (probing.options, probing.started, probing.base, probing.futures,
-                                              probing.begun)
+    options, started = probing.options, probing.started
+    # uname has its own timeout, so its worker returns within it; the budget bounds the rest.
+    hosts: _HostProbes = probing.host.result()
+    base = hosts.base
+    futures = {probing.python: "python", **hosts.futures}
+    begun = {"python": started, **hosts.begun}
     facts: dict = dict(base.facts)
     unknown: dict[str, str] = dict(base.unknown)
     states: dict[str, FactState] = dict(base.states)
     identifiers: dict = dict(base.identifiers)
     runs: list[ProbeRun] = [ProbeRun(name="uname", status=ProbeStatus.OK if base.facts else ProbeStatus.FAILED,
-                                     duration_ms=probing.base_ms, reason=base.unknown.get("os"))]
+                                     duration_ms=hosts.base_ms, reason=base.unknown.get("os"))]
     if "jetson" not in begun and facts.get("os") is not None:
         facts["jetson"] = False
     remaining = max(0.1, options.budget - (time.monotonic() - started))
