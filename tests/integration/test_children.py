@@ -12,6 +12,21 @@ import pytest
 from aidoctor.doctor.core.system import LiveSystem
 
 
+def _signal_main_thread_once_running(signum: int, running, limit: float = 30) -> threading.Thread:
+    """Send `signum` to the main thread as soon as `running()` is true: as a terminal's Ctrl-C reaches a command
+    that has started. A fixed delay raced the child's start on a loaded machine, and a signal sent to the process
+    may be taken by another thread, which leaves the main thread asleep in its wait."""
+    def send() -> None:
+        deadline = time.monotonic() + limit
+        while not running() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        signal.pthread_kill(threading.main_thread().ident, signum)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    return sender
+
+
 def _group_gone(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -24,8 +39,7 @@ def test_ctrl_c_while_a_command_runs_stops_its_whole_group_before_the_interrupt_
     pid_file = tmp_path / "pid"
     # The shell leads its own group; the background sleep is a grandchild that would outlive a plain kill.
     script = f"echo $$ > {pid_file}; sleep 60 & sleep 60"
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    _signal_main_thread_once_running(signal.SIGINT, lambda: pid_file.exists() and pid_file.read_text().strip())
     with pytest.raises(KeyboardInterrupt):
         LiveSystem().run(["sh", "-c", script], timeout=30)
     pgid = int(pid_file.read_text())
@@ -39,8 +53,9 @@ def test_sigterm_is_raised_like_ctrl_c_instead_of_ending_the_process(tmp_path):
     from aidoctor.doctor.core.errors import Interrupted
     from aidoctor.doctor.core.system import interrupts_raise
 
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
+    from aidoctor.doctor.core import system
+
+    _signal_main_thread_once_running(signal.SIGTERM, lambda: bool(system._live))
     started = time.monotonic()
     with interrupts_raise(), pytest.raises(Interrupted) as raised:
         LiveSystem().run(["sleep", "30"], timeout=30)
