@@ -110,13 +110,12 @@ def check(
     if audit not in {s.value for s in Scope}:
         raise AidoctorError(f"--audit {audit!r}: expected one of {', '.join(s.value for s in Scope)}")
     probing = None
-    if facts is None and profile is None:
+    if python is not None:  # resolved by _target: a probed machine
         # The probes (the target Python's above all) run while the engine and renderer are imported.
         from .core.system import LiveSystem
         from .probes.collect import Options, start
-        from .probes.pyenv import target_python
 
-        probing = start(LiveSystem(), Options(python=target_python(python), timeout=timeout))
+        probing = start(LiveSystem(), Options(python=python, timeout=timeout))
     from .check.engine import CheckRequest, run_check
     from .render.terminal import console, print_json, render_check
 
