@@ -39,9 +39,15 @@ def test_ctrl_c_while_a_command_runs_stops_its_whole_group_before_the_interrupt_
     pid_file = tmp_path / "pid"
     # The shell leads its own group; the background sleep is a grandchild that would outlive a plain kill.
     script = f"echo $$ > {pid_file}; sleep 60 & sleep 60"
-    _signal_main_thread_once_running(signal.SIGINT, lambda: pid_file.exists() and pid_file.read_text().strip())
-    with pytest.raises(KeyboardInterrupt):
-        LiveSystem().run(["sh", "-c", script], timeout=30)
+    # A foreground Ctrl-C: Python's KeyboardInterrupt handler. A shell gives a background job (`.ci/run &`)
+    # SIGINT ignored, and Python then installs no handler, so it is put in place here for the test's duration.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _signal_main_thread_once_running(signal.SIGINT, lambda: pid_file.exists() and pid_file.read_text().strip())
+        with pytest.raises(KeyboardInterrupt):
+            LiveSystem().run(["sh", "-c", script], timeout=30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     pgid = int(pid_file.read_text())
     assert _group_gone(pgid), "a process of the interrupted command is still running"
     from aidoctor.doctor.core.system import stop_children
