@@ -139,27 +139,19 @@ def capture(system: System, python: str, timeout: float = 60.0) -> EnvState:
 
 def changed_protected(before: EnvState, after: EnvState) -> list[str]:
     """Protected distributions that were added, removed, or are no longer byte-for-byte the same."""
-    old, new = before.protected(), after.protected()
-    changes = []
-    for name in sorted(old.keys() | new.keys()):
-        a, b = old.get(name), new.get(name)
-        if a is None:
-            changes.append(f"{b.name} {b.version} was added")
-        elif b is None:
-            changes.append(f"{a.name} {a.version} was removed")
-        elif a.version != b.version:
-            changes.append(f"{a.name} {a.version} became {b.version}")
-        elif (a.record_sha256, a.fingerprint) != (b.record_sha256, b.fingerprint):
-            changes.append(f"{a.name} {a.version} was reinstalled (its files changed)")
-    return changes
+    return _changes(before.protected(), after.protected())
 
 
 def drift(before: EnvState, after: EnvState) -> list[str]:
     """Every way `after` is not `before`: distributions added, removed, of another version, or whose files
     changed (RECORD digest; for torch and the CUDA libraries also each file's size and mtime). Empty: the same."""
+    return _changes(before.dists, after.dists)
+
+
+def _changes(old: Mapping[str, Dist], new: Mapping[str, Dist]) -> list[str]:
     changes = []
-    for name in sorted(before.dists.keys() | after.dists.keys()):
-        a, b = before.dists.get(name), after.dists.get(name)
+    for name in sorted(old.keys() | new.keys()):
+        a, b = old.get(name), new.get(name)
         if a is None:
             changes.append(f"{b.name} {b.version} was added")
         elif b is None:

@@ -193,6 +193,16 @@ def site_packages(python: Path) -> Path:
     return Path(envstate.capture(LiveSystem(), str(python)).purelib)
 
 
+def install_until_pip_writes(target: Path, seeded: Path, cache: Path, home: Path) -> Install:
+    """An install started and left running until pip has put its first new entry into site-packages."""
+    packages = site_packages(target)
+    present = {p.name for p in packages.iterdir()}
+    install = Install(target, seeded, cache, home)
+    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
+    wait_until_pip_writes(packages, present)
+    return install
+
+
 def assert_back_as_it_was(code: int, output: str, python: Path, before: dict, cache: Path, exit_code: int = 130):
     # What the environment is comes first, then what aidoctor says about it.
     assert processes_using(python.parent.parent) == [], output
@@ -225,11 +235,7 @@ def test_ctrl_c_at_each_step_leaves_the_environment_as_it_was(step, seeded, targ
 
 def test_ctrl_c_while_pip_is_writing_the_install(seeded, target, cache, tmp_path):
     before = snapshot(target)
-    packages = site_packages(target)
-    present = {p.name for p in packages.iterdir()}
-    install = Install(target, seeded, cache, tmp_path)
-    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
-    wait_until_pip_writes(packages, present)
+    install = install_until_pip_writes(target, seeded, cache, tmp_path)
     assert journals(cache, target), "the journal must exist before pip changes anything"
     install.signal()
     code, output = install.finish()
@@ -250,11 +256,7 @@ def test_sigterm_while_pip_resolves_stops_it_and_exits_143(seeded, target, cache
 
 def test_a_second_ctrl_c_does_not_stop_the_rollback(seeded, target, cache, tmp_path):
     before = snapshot(target)
-    packages = site_packages(target)
-    present = {p.name for p in packages.iterdir()}
-    install = Install(target, seeded, cache, tmp_path)
-    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
-    wait_until_pip_writes(packages, present)
+    install = install_until_pip_writes(target, seeded, cache, tmp_path)
     install.signal()
     install.wait_for("rolling back")
     install.signal()
@@ -265,11 +267,7 @@ def test_a_second_ctrl_c_does_not_stop_the_rollback(seeded, target, cache, tmp_p
 
 def test_a_third_ctrl_c_abandons_the_rollback_then_repair_finishes_it(seeded, target, cache, tmp_path):
     before = snapshot(target)
-    packages = site_packages(target)
-    present = {p.name for p in packages.iterdir()}
-    install = Install(target, seeded, cache, tmp_path)
-    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
-    wait_until_pip_writes(packages, present)
+    install = install_until_pip_writes(target, seeded, cache, tmp_path)
     install.signal()
     install.wait_for("rolling back")
     install.signal()
@@ -292,11 +290,7 @@ def test_a_third_ctrl_c_abandons_the_rollback_then_repair_finishes_it(seeded, ta
 def test_kill_9_mid_install_leaves_a_journal_that_blocks_the_next_install_until_repaired(seeded, target, cache,
                                                                                          tmp_path):
     before = snapshot(target)
-    packages = site_packages(target)
-    present = {p.name for p in packages.iterdir()}
-    install = Install(target, seeded, cache, tmp_path)
-    install.wait_for(f"[{INSTALL_STEP}/{STEPS}]")
-    wait_until_pip_writes(packages, present)
+    install = install_until_pip_writes(target, seeded, cache, tmp_path)
     install.signal(signal.SIGKILL)
     install.finish()
     time.sleep(0.5)  # pip got SIGTERM as its parent died; give it the moment to go
